@@ -91,6 +91,7 @@ class Finding:
     value: Any = None
     expected: str = ""
     muni_code: str = ""
+    check: str = ""  # the notice's check for review findings, e.g. 第4-1(1)
     figures: dict[str, Any] = dc_field(default_factory=dict)
 
     @property

@@ -1,0 +1,34 @@
+"""Command-line interface: ``kofu`` (a group) and the ``kofu-X`` scripts (the same commands).
+
+The CLI only parses options, calls one library function, renders the result and sets the
+exit code; the library never prints or exits.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .advise import advise_cmd
+from .merge import merge_cmd
+from .template import template_cmd
+from .tools import fields_cmd, sample_cmd
+from .validate import validate_cmd
+
+
+@click.group(help="マイナンバーカード交付円滑化計画の様式作成・検証・とりまとめ・助言ツール。\n\n"
+                  "kofu-excel: templates, validation, merge and advice letters for the "
+                  "My Number Card issuance facilitation plan.",
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kofu-excel")
+def main() -> None:
+    pass
+
+
+for _cmd in (template_cmd, validate_cmd, merge_cmd, advise_cmd, fields_cmd, sample_cmd):
+    main.add_command(_cmd)
+
+# The kofu-X scripts are the very same click commands.
+template_main = template_cmd
+validate_main = validate_cmd
+merge_main = merge_cmd
+advise_main = advise_cmd

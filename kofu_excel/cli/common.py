@@ -1,0 +1,89 @@
+"""What every command shares: options as decorators, error rendering, exit codes.
+
+Exit status (cli.md): 0 all inputs accepted/valid; 1 done but some input rejected/invalid;
+2 bad usage or nothing usable (and then no output is written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..findings import KofuError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_SOME_BAD, EXIT_FAIL = 0, 1, 2
+
+
+class KofuCommand(click.Command):
+    """A click command that turns the toolkit's errors into a one-line Japanese message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KofuError as exc:
+            click.echo(f"{exc.code}: {exc.message}", err=True)
+            ctx.exit(EXIT_FAIL)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("E990: 中断しました（出力ファイルは変更していません）", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # last resort: never a traceback for a user
+            if os.environ.get("KOFU_DEBUG"):
+                raise
+            click.echo(f"E999: 予期しないエラーが発生しました（{type(exc).__name__}: {exc}）。"
+                       "KOFU_DEBUG=1 を設定して再実行すると詳細を表示します", err=True)
+            ctx.exit(EXIT_FAIL)
+
+
+def command(name: str, help: str) -> Callable[[F], click.Command]:
+    return click.command(name, cls=KofuCommand, help=help,
+                         context_settings={"help_option_names": ["-h", "--help"]})
+
+
+def kind_option(f: F) -> F:
+    return click.option("--kind", type=click.Choice(["plan", "monthly"]), required=True,
+                        help="様式の種類（plan=交付円滑化計画、monthly=実績報告） / form kind")(f)
+
+
+def master_option(f: F) -> F:
+    return click.option("--master", type=click.Path(exists=True, dir_okay=False),
+                        help="団体名簿（CSV UTF-8/Shift_JIS または xlsx。列：団体コード, 市区町村名, 人口, 人口基準日）。"
+                             "省略時は内蔵の名簿 / municipality master file")(f)
+
+
+def schedule_option(f: F) -> F:
+    return click.option("--schedule", type=click.Path(exists=True, dir_okay=False),
+                        help="国の全体スケジュール（TOML）。省略時は内蔵の値 / national schedule file")(f)
+
+
+def config_option(f: F) -> F:
+    return click.option("--config", type=click.Path(exists=True, dir_okay=False),
+                        help="確認・助言の基準値と文書の設定（TOML） / review and letter settings")(f)
+
+
+def passwords_option(f: F) -> F:
+    return click.option("--passwords", type=click.Path(exists=True, dir_okay=False),
+                        help="パスワード付き zip・ブックを開くパスワードの一覧（1行に1つ。表示・記録しません）"
+                             " / password list, one per line")(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="結果を JSON で標準出力に出す / print the machine-readable result")(f)
+
+
+def echo_json(doc: Any) -> None:
+    click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+
+
+def show_progress(as_json: bool) -> bool:
+    """A progress bar only on a terminal, never with --json or when piped."""
+    return not as_json and sys.stderr.isatty()

@@ -1,0 +1,79 @@
+"""The records that flow between stages: intake → read → normalise/validate → review → summarise.
+
+A :class:`Book` is one workbook as it moves down the pipeline. The reader fills ``cells`` (raw
+values with their sheet and A1 cell, keyed by catalog id); validation fills ``values``
+(canonical values), ``findings`` and ``status``; the merge and the review only read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .findings import Finding
+
+
+class _NotApplicable:
+    """The canonical value of a cell that says 「－」 (not applicable): kept apart from blank
+    (the key is absent) and from 0."""
+
+    _instance: _NotApplicable | None = None
+
+    def __new__(cls) -> _NotApplicable:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NA"
+
+    def __str__(self) -> str:
+        return "－"
+
+    def __reduce__(self) -> str:
+        return "NA"
+
+
+NA = _NotApplicable()
+
+
+@dataclass(frozen=True, slots=True)
+class RawCell:
+    value: Any  # as the reader got it: None, str, int, float, bool, date/datetime
+    sheet: str
+    cell: str  # A1 address where the value actually was (after inserted rows, by defined name)
+    formula: bool = False  # the cell held a formula (never trusted)
+
+
+@dataclass
+class Book:
+    """One workbook found by intake, as it moves down the pipeline."""
+
+    file: str  # path on disk it came from
+    member: str = ""  # path inside e-mails/archives joined with " > "
+    fmt: str = ""  # xlsx xlsm xls ods
+    kind: str = ""  # plan | monthly | summary ("" when unknown)
+    version: str = ""
+    muni_code: str = ""  # from _meta / the basic sheet, once read
+    meta: dict[str, str] = field(default_factory=dict)
+    cells: dict[str, RawCell] = field(default_factory=dict)  # catalog id → raw cell (reader)
+    values: dict[str, Any] = field(default_factory=dict)  # catalog id → canonical value (validate)
+    findings: list[Finding] = field(default_factory=list)
+    status: str = ""  # valid | invalid | unreadable
+    item_index: int = -1  # index of the intake item this book came from
+    # For a prefectural summary read at national level: its tidy rows
+    # (団体コード, 区分, 表, 項目, 期間, 値).
+    tidy: list[tuple[str, str, str, str, str, Any]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """How a person names this file: 'inbox/a.eml > 計画.xlsx'."""
+        return f"{self.file} > {self.member}" if self.member else self.file
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
