@@ -1,14 +1,118 @@
-"""kofu-validate (being built)."""
+"""kofu-validate: check returned workbooks, print the findings, write a report and copies to
+send back."""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
 import click
 
-from .common import EXIT_FAIL, command
+from ..findings import KofuError
+from ..intake import read_passwords
+from ..pipeline import E_MISSING, E_NOTHING, FileResult, ValidationRun, validate_paths
+from ..refdata import load_master
+from .common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_SOME_BAD,
+    command,
+    echo_json,
+    json_option,
+    master_option,
+    passwords_option,
+    show_progress,
+)
+
+_HEAD = {"valid": "OK", "invalid": "NG", "unreadable": "NG（読込不可）", "ignored": "対象外"}
 
 
-@command("validate", help="（準備中） / not available yet")
-@click.argument("args", nargs=-1)
-def validate_cmd(args: tuple[str, ...]) -> None:
-    click.echo("E000: kofu-validate はまだ利用できません（準備中です） / not available yet", err=True)
-    raise SystemExit(EXIT_FAIL)
+def _headline(fr: FileResult) -> str:
+    n_err, n_warn = len(fr.errors), len(fr.warnings)
+    if fr.status == "valid":
+        head = f"OK (警告 {n_warn} 件)" if n_warn else "OK"
+    elif fr.status == "invalid":
+        head = f"NG (エラー {n_err} 件・警告 {n_warn} 件)"
+    else:
+        head = _HEAD.get(fr.status, fr.status)
+    return f"{head}  {fr.label}"
+
+
+def render(run: ValidationRun) -> list[str]:
+    """The human-readable report, one line per file, then one per finding."""
+    lines = []
+    for fr in run.files:
+        lines.append(_headline(fr))
+        for f in fr.findings:
+            lines.append(f"  {f.code} {f.message}")
+    counts = {s: sum(1 for fr in run.files if fr.status == s) for s in _HEAD}
+    lines.append(f"確認 {len(run.files)} 件：OK {counts['valid']} 件・NG {counts['invalid'] + counts['unreadable']} 件"
+                 f"・対象外 {counts['ignored']} 件")
+    if run.report is not None:
+        lines.append(f"確認結果のブックを書き出しました：{run.report}")
+    if run.annotated:
+        lines.append(f"差し戻し用のブックを {len(run.annotated)} 件書き出しました：{run.annotated[0].parent}")
+    return lines
+
+
+class _Progress:
+    """click.progressbar on stderr, opened at the first report (when the total is known)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="読込・検証中", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@command("validate", help="提出されたブックを検証し、誤りをファイル・シート・セルごとに表示します。"
+                          "確認結果のブック（--report）と差し戻し用のブック（--annotate）も作成できます。\n\n"
+                          "Check returned workbooks (files, folders, e-mails, archives) and report every "
+                          "finding by file, sheet and cell.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--report", "report", type=click.Path(dir_okay=False),
+              help="確認結果を一覧にしたブック（xlsx）の出力先 / write a report workbook")
+@click.option("--annotate", "annotate", type=click.Path(file_okay=False),
+              help="誤りのあるブックごとに、誤りのセルに色とコメントを付けた差し戻し用のブックを作るフォルダ"
+                   " / folder for annotated copies to send back")
+@json_option
+@passwords_option
+@master_option
+@click.option("--pref", help="とりまとめ対象の都道府県（コード 01 または名称）。他の都道府県の団体はエラー"
+                             " / only municipalities of this prefecture are valid")
+@click.pass_context
+def validate_cmd(ctx: click.Context, paths: tuple[str, ...], report: str | None,
+                 annotate: str | None, as_json: bool, passwords: str | None, master: str | None,
+                 pref: str | None) -> None:
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise KofuError(E_MISSING, f"指定されたファイル・フォルダが見つかりません：{'、'.join(missing)}")
+    bar = _Progress() if show_progress(as_json) else None
+    progress: Callable[[int, int], None] | None = bar
+    try:
+        run = validate_paths(list(paths), passwords=read_passwords(passwords) if passwords else (),
+                             master=load_master(master), pref=pref, report=report,
+                             annotate=annotate, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if as_json:
+        echo_json(run.to_json())
+    else:
+        for line in render(run):
+            click.echo(line)
+    if run.nothing_found:
+        click.echo(f"{E_NOTHING}: 検証できるブックが見つかりませんでした（対象外のファイルのみ）", err=True)
+        ctx.exit(EXIT_FAIL)
+    ctx.exit(EXIT_OK if run.all_valid else EXIT_SOME_BAD)
