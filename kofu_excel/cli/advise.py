@@ -1,14 +1,87 @@
-"""kofu-advise (being built)."""
+"""kofu-advise: advice (助言) and reminder (督促) letters from a summary workbook."""
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
+from typing import Any
+
 import click
 
-from .common import EXIT_FAIL, command
+from ..letters import FORMATS, render_letters
+from ..refdata import load_master
+from .common import command, config_option, echo_json, json_option, master_option, show_progress
 
 
-@command("advise", help="（準備中） / not available yet")
-@click.argument("args", nargs=-1)
-def advise_cmd(args: tuple[str, ...]) -> None:
-    click.echo("E000: kofu-advise はまだ利用できません（準備中です） / not available yet", err=True)
-    raise SystemExit(EXIT_FAIL)
+class _Bar:
+    """A progress bar on stderr (terminal only), opened once the number of letters is known."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="文書を作成中", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"「{value}」は YYYY-MM-DD（例: 2020-04-10）で指定してください") from None
+
+
+@command("advise", help="とりまとめ表の指摘事項から、市町村あての助言文書を作成します。"
+                        "--missing では未提出の団体あての督促文書を作成します。"
+                        "1団体1ファイルと、印刷用の一括ファイルを出力します。\n\n"
+                        "Render advice letters (or, with --missing, reminders) from a summary "
+                        "workbook: one file per municipality plus one combined file for printing.")
+@click.argument("summary", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="出力先フォルダ / output folder")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="docx", show_default=True,
+              help="文書の形式（docx=Word、html=印刷用HTML、md=Markdown） / output format")
+@click.option("--templates", "templates_dir", type=click.Path(exists=True, file_okay=False),
+              help="自作のテンプレートのフォルダ（同名のファイルが内蔵のものに優先） / your template folder")
+@config_option
+@master_option
+@click.option("--missing", is_flag=True,
+              help="助言ではなく、未提出の団体への督促文書を作成 / write reminders to those who have not submitted")
+@click.option("--muni", multiple=True, help="対象の団体コード（複数指定可） / municipality code (repeatable)")
+@click.option("--date", "letter_date", callback=_date,
+              help="文書の日付 YYYY-MM-DD（省略時は設定の日付、なければ今日） / date on the letters")
+@click.option("--due", callback=_date,
+              help="督促文書の提出期限 YYYY-MM-DD（省略時は文書の日付の7日後） / reminder deadline")
+@json_option
+def advise_cmd(summary: str, out_dir: str, fmt: str, templates_dir: str | None, config: str | None,
+               master: str | None, missing: bool, muni: tuple[str, ...], letter_date: dt.date | None,
+               due: dt.date | None, as_json: bool) -> None:
+    bar = _Bar() if show_progress(as_json) else None
+    try:
+        result = render_letters(summary, out_dir, fmt=fmt, templates_dir=templates_dir,
+                                config=config, missing=missing, munis=muni, date=letter_date,
+                                master=load_master(master), due=due, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if as_json:
+        echo_json(result.to_json())
+        return
+    word = "督促" if missing else "助言"
+    if not result.letters:
+        click.echo(f"{word}の対象となる団体はありません（文書は作成していません）")
+        return
+    urgent = sum(1 for f in result.letters if f.urgent)
+    note = f"、うち至急 {urgent} 件" if urgent else ""
+    click.echo(f"{len(result.letters)} 件の{word}文書を作成しました（{fmt}{note}）: {out_dir}"
+               f"（印刷用の一括ファイル: {result.combined.name if result.combined else '-'}）")
