@@ -61,6 +61,10 @@ def plan_values(muni: Municipality, schedule: Schedule, seed: int) -> dict[str, 
     factor = rng.uniform(0.55, 0.8) if rng.random() < 1 / 6 else rng.uniform(0.97, 1.0)
     months = periods.months()
     targets = {m.month: min(pop, int(schedule.benchmark(pop, m.month) * factor)) for m in schedule.milestones}
+    # Most plans front-load towards July 2020 as the notice asks (第2-1); the rest follow the
+    # schedule's own pace and get the R102 note.
+    if rng.random() > 1 / 6 and {"2020-07", "2021-03"} <= targets.keys():
+        targets["2020-07"] = max(targets["2020-07"], issued0 + int(0.55 * (targets["2021-03"] - issued0)))
     prev_m, prev_cum = None, issued0
     cum_at: dict[str, int] = {}
     for m in sorted(targets):
@@ -125,28 +129,36 @@ def plan_values(muni: Municipality, schedule: Schedule, seed: int) -> dict[str, 
     return v
 
 
-def monthly_values(muni: Municipality, seed: int, report_month: str) -> dict[str, Any]:
-    """Canonical monthly-report values: flows whose running totals keep the pipeline order."""
+def monthly_values(muni: Municipality, schedule: Schedule, seed: int, report_month: str) -> dict[str, Any]:
+    """Canonical monthly-report values that follow the municipality's own sample plan.
+
+    Flows are built from running totals that keep the pipeline order (applications ≥ delivered
+    ≥ setup ≥ notices, setup ≥ issued). Most municipalities issue close to plan with under a
+    month of cards waiting; about one in five is slow: cards pile up (F101) and issuance falls
+    below plan (F102).
+    """
     rng = random.Random(zlib.crc32(f"{seed}:{muni.code}:monthly".encode()))
-    pop = sample_population(muni, seed)
+    plan = plan_values(muni, schedule, seed)
     v: dict[str, Any] = {
         "basic.muni_code": muni.code, "basic.pref_name": muni.pref_name, "basic.muni_name": muni.name,
-        "basic.department": "市民課", "basic.contact_person": "交付 一郎",
-        "basic.phone": f"0{rng.randint(11, 99)}-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
-        "basic.email": f"kofu{muni.code}@example.lg.jp",
+        "basic.department": plan["basic.department"], "basic.contact_person": plan["basic.contact_person"],
+        "basic.phone": plan["basic.phone"], "basic.email": plan["basic.email"],
         "basic.report_month": periods.month_date(report_month),
         "basic.submitted_on": periods.month_date(periods.add_months(report_month, 1)).replace(day=10),
     }
-    slow = rng.random() < 1 / 5  # a municipality whose cards pile up at the counter (F1)
+    slow = rng.random() < 1 / 5
     cum = dict.fromkeys(("applications", "delivered", "setup", "notices", "issued"), 0)
     for m in periods.months():
         if m > report_month:
             break
-        a = cum["applications"] + int(pop * rng.uniform(0.004, 0.012))
-        d = max(cum["delivered"], int(a * rng.uniform(0.80, 0.92)))
-        s = max(cum["setup"], int(d * rng.uniform(0.93, 0.99)))
+        planned = plan[f"forecast.planned_issued.{m}"]
+        issued_m = int(planned * (rng.uniform(0.4, 0.6) if slow else rng.uniform(0.88, 1.05)))
+        i = cum["issued"] + issued_m
+        waiting = int(max(issued_m, 1) * (rng.uniform(2.0, 3.0) if slow else rng.uniform(0.1, 0.4)))
+        s = max(cum["setup"], i + waiting)
+        d = max(cum["delivered"], s + int(issued_m * rng.uniform(0.0, 0.1)))
+        a = max(cum["applications"], int(d * rng.uniform(1.05, 1.15)))
         n = max(cum["notices"], int(s * rng.uniform(0.85, 0.95)))
-        i = max(cum["issued"], int(s * (rng.uniform(0.45, 0.6) if slow else rng.uniform(0.85, 0.95))))
         new = {"applications": a, "delivered": d, "setup": s, "notices": n, "issued": i}
         for f, total in new.items():
             v[f"actuals.{f}.{m}"] = total - cum[f]
@@ -258,7 +270,7 @@ class SampleResult:
 
 def sample_values(kind: str, muni: Municipality, schedule: Schedule, seed: int,
                   report_month: str = "2020-03") -> dict[str, Any]:
-    return plan_values(muni, schedule, seed) if kind == "plan" else monthly_values(muni, seed, report_month)
+    return plan_values(muni, schedule, seed) if kind == "plan" else monthly_values(muni, schedule, seed, report_month)
 
 
 def make_samples(

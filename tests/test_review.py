@@ -287,7 +287,7 @@ def test_every_finding_carries_found_expected_threshold(master, schedule, config
     for muni in master.municipalities[:40]:
         m = replace(muni, population=sample_population(muni, 2019))
         plans[m.code] = plan_values(m, schedule, 2019)
-        monthlies[m.code] = monthly_values(m, 2019, "2020-03")
+        monthlies[m.code] = monthly_values(m, schedule, 2019, "2020-03")
     found = review(plans, monthlies, master, schedule, config, scope=list(plans))
     assert {"R101", "R102", "R201", "R301", "F101", "F102"} <= {f.code for f in found}
     catalog = {k: {e.id: e for e in forms.catalog(k)} for k in forms.KINDS}
