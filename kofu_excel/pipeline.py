@@ -19,7 +19,7 @@ from .findings import Finding, KofuError, jsonable
 from .intake import DEFAULT_LIMITS, Item, Limits
 from .model import Book
 from .read import read_book
-from .refdata import Master, load_master
+from .refdata import Master, check_digit, load_master
 from .report import write_report
 from .validate import compare_resubmission, validate_books
 
@@ -93,6 +93,9 @@ def load_batch(
         it.kind = book.kind
         code = book.values.get("basic.muni_code")
         it.muni_code = code if isinstance(code, str) else book.muni_code
+        if book.kind == "summary":
+            # One summary per prefecture is kept when settling (not one for the whole batch).
+            it.muni_code = _summary_code(book, master)
         it.revision = _revision(book.values.get("basic.plan_revision"))
         submitted = book.values.get("basic.submitted_on")
         it.submitted_on = submitted if isinstance(submitted, date) else None
@@ -105,6 +108,17 @@ def load_batch(
     batch = Batch(items, books)
     _resubmissions(batch)
     return batch
+
+
+def _summary_code(book: Book, master: Master) -> str:
+    """A prefectural summary stands for its prefecture: the prefecture's own code (鳥取県 310000)."""
+    pp = book.meta.get("pref", "")
+    if not pp:
+        prefs = {str(row[0])[:2] for row in book.tidy if row[0]}
+        pp = prefs.pop() if len(prefs) == 1 else ""
+    if pp not in master.prefectures:
+        return ""
+    return f"{pp}000{check_digit(f'{pp}000')}"
 
 
 def _resubmissions(batch: Batch) -> None:

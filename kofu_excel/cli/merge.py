@@ -1,14 +1,105 @@
-"""kofu-merge (being built)."""
+"""kofu-merge: an inbox as it came by e-mail → the prefectural or national summary workbook."""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
-from .common import EXIT_FAIL, command
+from .. import forms
+from ..intake import read_passwords
+from ..merge import E_NOTHING, MergeResult, merge
+from ..refdata import load_config, load_master, load_schedule
+from ..summary import STATUS_LABELS, STATUSES
+from .common import (
+    command,
+    config_option,
+    echo_json,
+    json_option,
+    master_option,
+    passwords_option,
+    schedule_option,
+    show_progress,
+)
 
 
-@command("merge", help="（準備中） / not available yet")
-@click.argument("args", nargs=-1)
-def merge_cmd(args: tuple[str, ...]) -> None:
-    click.echo("E000: kofu-merge はまだ利用できません（準備中です） / not available yet", err=True)
-    raise SystemExit(EXIT_FAIL)
+class _Progress:
+    """click.progressbar on stderr, opened at the first report (when the total is known)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="とりまとめ中", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.length = total
+        if done > self.done:
+            self.bar.update(done - self.done)
+            self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def render(result: MergeResult) -> list[str]:
+    """The short Japanese account: counts by status, rejected files, missing, the output."""
+    counts = "、".join(f"{STATUS_LABELS[s]} {result.count(s)} 件" for s in STATUSES
+                      if result.count(s) or s in ("accepted", "rejected"))
+    lines = [f"ファイル {len(result.items)} 件：{counts}"]
+    for it in result.items:
+        if it.status == "rejected":
+            lines.append(f"  不受理 {it.where}：{it.code + ' ' if it.code else ''}{it.reason}")
+    sm = result.summary
+    if sm is not None:
+        for kind in sm.kinds:
+            got = sum(1 for m in sm.scope if m.code in sm.values.get(kind, {}))
+            lines.append(f"{forms.FORMS[kind].label}：提出 {got} / {len(sm.scope)} 団体"
+                         f"（未提出 {len(sm.scope) - got} 団体）")
+    if result.output is not None:
+        lines.append(f"出力: {result.output}")
+    return lines
+
+
+@command("merge", help="受信したファイル（フォルダ・メール・zip・ブック）をそのまま受け取り、都道府県または"
+                       "全国のとりまとめ表（Excel）を作成します。すべてのファイルの取扱いを取込記録に残します。\n\n"
+                       "Merge an inbox (folders, e-mails, archives, workbooks) into the prefectural or "
+                       "national summary workbook, accounting for every file.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="とりまとめ表（xlsx）の出力先 / the summary workbook to write")
+@master_option
+@click.option("--pref", help="とりまとめる都道府県（コード 31 / 310000 または名称 鳥取県）。省略時は提出された"
+                             "ブックから判定 / prefecture (inferred from the workbooks when omitted)")
+@click.option("--level", type=click.Choice(["prefecture", "national"]), default="prefecture",
+              show_default=True,
+              help="prefecture=都道府県のとりまとめ、national=全国のとりまとめ（各都道府県のとりまとめ表も入力可）"
+                   " / prefectural or national summary")
+@passwords_option
+@schedule_option
+@config_option
+@json_option
+@click.pass_context
+def merge_cmd(ctx: click.Context, paths: tuple[str, ...], out: str, master: str | None,
+              pref: str | None, level: str, passwords: str | None, schedule: str | None,
+              config: str | None, as_json: bool) -> None:
+    bar = _Progress() if show_progress(as_json) else None
+    try:
+        result = merge(list(paths), out, master=load_master(master), pref=pref, level=level,
+                       passwords=read_passwords(passwords) if passwords else (),
+                       schedule=load_schedule(schedule), config=load_config(config), progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        for line in render(result):
+            click.echo(line)
+    if result.output is None:
+        click.echo(f"{E_NOTHING}: 取り込めるブックがありませんでした。とりまとめ表は作成していません"
+                   "（既存の出力ファイルは変更していません）", err=True)
+    ctx.exit(result.exit_code)
