@@ -1024,7 +1024,8 @@ def summary_bytes(sm: Summary, progress: Progress | None = None) -> bytes:
             if progress is not None:
                 progress(i, len(STEPS) + 1)
 
-    data = build_xlsx(build, title=f"交付円滑化計画とりまとめ表（{sm.scope_name}）")
+    data = build_xlsx(build, title=f"交付円滑化計画とりまとめ表（{sm.scope_name}）",
+                      fast_deflate=True)
     if progress is not None:
         progress(len(STEPS) + 1, len(STEPS) + 1)
     return data

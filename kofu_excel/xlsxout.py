@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from io import BytesIO
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+import xlsxwriter.workbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
@@ -96,12 +98,38 @@ def write_value(ws: Worksheet, row: int, col: int, value: Any, styles: Styles, *
         write_text(ws, row, col, str(value), styles, **props)
 
 
-def build_xlsx(build: Callable[[xlsxwriter.Workbook, Styles], None], title: str = "") -> bytes:
+class _FastZipInfo(zipfile.ZipInfo):
+    """Zip members deflated at level 1: for a summary with a 100 MB data sheet, zlib's default
+    level costs more than writing the rows (measured: 0.85 s of 2.0 s for 1,741 municipalities)
+    for a file only ~35 % smaller."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._compresslevel = 1
+
+
+def build_xlsx(build: Callable[[xlsxwriter.Workbook, Styles], None], title: str = "",
+               fast_deflate: bool = False) -> bytes:
     buf = BytesIO()
     wb = new_workbook(buf, title)
     build(wb, Styles(wb))
-    wb.close()
+    if fast_deflate:
+        # xlsxwriter offers no compression option; it builds each member's ZipInfo itself.
+        with _patched(xlsxwriter.workbook, "ZipInfo", _FastZipInfo):
+            wb.close()
+    else:
+        wb.close()
     return buf.getvalue()
+
+
+@contextlib.contextmanager
+def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
+    saved = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, saved)
 
 
 @contextlib.contextmanager
