@@ -1833,6 +1833,18 @@ def _disk_item(collector: _Collector, f: _Found) -> list[Item]:
     return collector.blob(data, name, ctx)
 
 
+def discover(paths: Sequence[str | Path]) -> list[_Found]:
+    """The files on disk under the given paths, in intake order (for callers that take them in
+    one at a time, e.g. in worker processes)."""
+    return _walk(paths)
+
+
+def collect_file(found: _Found, passwords: Sequence[str] = (),
+                 limits: Limits = DEFAULT_LIMITS) -> list[Item]:
+    """Every item of one file found by :func:`discover` (the file and all it contains)."""
+    return _disk_item(_Collector(passwords, limits), found)
+
+
 def collect(paths: Sequence[str | Path], passwords: Sequence[str] = (),
             limits: Limits = DEFAULT_LIMITS) -> list[Item]:
     """Every file under the given paths (and inside their e-mails and archives), in order.

@@ -8,7 +8,7 @@ values with their sheet and A1 cell, keyed by catalog id); validation fills ``va
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .findings import Finding
 
@@ -37,8 +37,10 @@ class _NotApplicable:
 NA = _NotApplicable()
 
 
-@dataclass(frozen=True, slots=True)
-class RawCell:
+class RawCell(NamedTuple):
+    """One input cell as read. A NamedTuple, not a frozen dataclass: a national batch builds
+    ~430,000 of them and a frozen dataclass's __init__ costs several times more."""
+
     value: Any  # as the reader got it: None, str, int, float, bool, date/datetime
     sheet: str
     cell: str  # A1 address where the value actually was (after inserted rows, by defined name)
@@ -64,6 +66,8 @@ class Book:
     # For a prefectural summary read at national level: its tidy rows
     # (団体コード, 区分, 表, 項目, 期間, 値).
     tidy: list[tuple[str, str, str, str, str, Any]] = field(default_factory=list)
+    # Normalised cells per table, made ahead of validation (validate.prepare) and consumed by it.
+    prepared: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:

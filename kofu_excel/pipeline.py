@@ -18,10 +18,10 @@ from .annotate import write_annotated
 from .findings import Finding, KofuError, jsonable
 from .intake import DEFAULT_LIMITS, Item, Limits
 from .model import Book
-from .read import read_book
+from .parallel import take_all
 from .refdata import Master, check_digit, load_master
 from .report import write_report
-from .validate import compare_resubmission, validate_books
+from .validate import compare_resubmission, prepare, validate_books
 
 __all__ = ["Batch", "FileResult", "ValidationRun", "load_batch", "validate_paths"]
 
@@ -73,20 +73,17 @@ def load_batch(
     after each workbook read.
     """
     master = master if master is not None else load_master(None)
-    items = intake.collect(list(paths), passwords=passwords, limits=limits)
-    todo = [i for i, it in enumerate(items) if it.status == "candidate"]
+    items: list[Item] = []
     books: list[Book] = []
-    for n, i in enumerate(todo, start=1):
-        it = items[i]
-        book = read_book(it.data, it.fmt, file=str(it.path), member=it.member)
-        book.item_index = i
-        # Free the bytes now so memory stays bounded by one file. settle() compares decrypted
-        # workbooks by their plaintext, so those (rare) keep their bytes until it has run.
-        if not it.decrypted:
-            it.data = None
-        books.append(book)
-        if progress is not None:
-            progress(n, len(todo))
+    # Intake and reading per file, on every core (parallel.py); bytes are freed as each file is
+    # read, so memory stays bounded by the values, not the files.
+    for file_items, file_books in take_all(list(paths), passwords, limits, progress):
+        base = len(items)
+        items.extend(file_items)
+        for book in file_books:
+            book.item_index += base
+            prepare(book)  # per-cell normalising while the workers read the next files
+            books.append(book)
     validate_books(books, master, pref=pref, today=today)
     for book in books:
         it = items[book.item_index]

@@ -286,8 +286,82 @@ class _Run:
         return self._kpos[b]
 
 
+@dataclass
+class _Prepared:
+    """One book's cells of one table, normalised: what a frame is built from."""
+
+    cols: list[list[Any]]  # per field, per table row
+    states: list[list[int]]
+    xlrows: list[int]  # Excel row of each table row (where the value actually was)
+    values: dict[str, Any]  # catalog id → canonical value
+    notes: list[tuple[str, str, str, str]]  # (catalog id, code, reason, severity)
+
+
+def _normalise_table(book: Book, spec: _TableSpec) -> _Prepared:
+    """The per-cell work of validation, for one book: it needs nothing from the rest of the
+    batch, so the pipeline runs it while the other files are still being read."""
+    nf = len(spec.table.fields)
+    cols: list[list[Any]] = [[] for _ in range(nf)]
+    states: list[list[int]] = [[] for _ in range(nf)]
+    xlrows: list[int] = []
+    values: dict[str, Any] = {}
+    notes: list[tuple[str, str, str, str]] = []
+    norms = spec.normalisers
+    get = book.cells.get
+    for r, ids in enumerate(spec.ids):
+        first = get(ids[0])
+        where = first.cell if first is not None and first.cell else spec.grid[r][0].cell
+        xlrows.append(_xlrow(where))
+        # The hot loop of a batch (~250 cells a plan): cheap cases first.
+        for cid, norm, col, sts in zip(ids, norms, cols, states, strict=True):
+            rc = get(cid)
+            raw = None if rc is None else rc.value
+            if rc is not None and rc.formula:
+                # A formula typed into an input cell: its saved result is all we have.
+                notes.append((cid, "W406", "入力欄に数式があります。保存されていた計算結果を"
+                              "読み取りました。値を直接入力してください", "warning"))
+            if raw is None:
+                col.append(None)
+                sts.append(BLANK)
+                continue
+            n = norm(raw)
+            st = n.state
+            if st == "value":
+                col.append(n.value)
+                sts.append(VALUE)
+                values[cid] = n.value
+                if n.code:  # accepted with a warning (W403 near miss, W404 era)
+                    notes.append((cid, n.code, n.reason, "warning"))
+            elif st == "na":
+                col.append(None)
+                sts.append(NOT_APPLICABLE)
+                values[cid] = NA
+            elif st == "blank":
+                col.append(None)
+                sts.append(BLANK)
+            else:
+                col.append(None)
+                sts.append(BAD)
+                notes.append((cid, n.code, n.reason, "error"))
+    return _Prepared(cols, states, xlrows, values, notes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _xlrow(cell: str) -> int:
+    return rowcol(cell)[0] + 1
+
+
+def prepare(book: Book) -> None:
+    """Normalise a readable book's cells ahead of :func:`validate_books` (optional: it gives
+    the same result, only sooner). Kept on the book until validation consumes it."""
+    if book.kind in forms.FORMS and book.status != "unreadable":
+        book.prepared = {t.id: _normalise_table(book, _spec(book.kind, t.id))
+                         for t in forms.FORMS[book.kind].tables}
+
+
 def _build_frame(run: _Run, spec: _TableSpec) -> _Frame:
-    """Normalise every cell of one table for all books; the combined frame, built from lists."""
+    """The combined frame of one table for all books, built from lists (never by concatenating
+    one frame per book)."""
     table = spec.table
     nf = len(table.fields)
     cols: list[list[Any]] = [[] for _ in range(nf)]
@@ -295,53 +369,19 @@ def _build_frame(run: _Run, spec: _TableSpec) -> _Frame:
     idx_book: list[int] = []
     idx_xlrow: list[int] = []
     idx_key: list[str] = []
-    row_of: dict[str, int] = {}
-    norms = spec.normalisers
     by_id = spec.by_id
     for b in run.members:
         book = run.books[b]
-        cells, values = book.cells, book.values
-        get = cells.get
-        for r, ids in enumerate(spec.ids):
-            first = get(ids[0])
-            where = first.cell if first is not None and first.cell else spec.grid[r][0].cell
-            xlrow = row_of.get(where)
-            if xlrow is None:
-                xlrow = row_of[where] = rowcol(where)[0] + 1
-            idx_book.append(b)
-            idx_xlrow.append(xlrow)
-            idx_key.append(spec.row_keys[r])
-            # The hot loop of a batch (~250 cells a plan): cheap cases first.
-            for cid, norm, col, sts in zip(ids, norms, cols, states, strict=True):
-                rc = get(cid)
-                raw = None if rc is None else rc.value
-                if rc is not None and rc.formula:
-                    # A formula typed into an input cell: its saved result is all we have.
-                    run.add(b, by_id[cid], "W406", "入力欄に数式があります。保存されていた計算結果を"
-                            "読み取りました。値を直接入力してください", severity="warning")
-                if raw is None:
-                    col.append(None)
-                    sts.append(BLANK)
-                    continue
-                n = norm(raw)
-                st = n.state
-                if st == "value":
-                    col.append(n.value)
-                    sts.append(VALUE)
-                    values[cid] = n.value
-                    if n.code:  # accepted with a warning (W403 near miss, W404 era)
-                        run.add(b, by_id[cid], n.code, n.reason, severity="warning")
-                elif st == "na":
-                    col.append(None)
-                    sts.append(NOT_APPLICABLE)
-                    values[cid] = NA
-                elif st == "blank":
-                    col.append(None)
-                    sts.append(BLANK)
-                else:
-                    col.append(None)
-                    sts.append(BAD)
-                    run.add(b, by_id[cid], n.code, n.reason)
+        p = book.prepared.pop(table.id, None) or _normalise_table(book, spec)
+        for j in range(nf):
+            cols[j].extend(p.cols[j])
+            states[j].extend(p.states[j])
+        idx_book.extend([b] * len(p.xlrows))
+        idx_xlrow.extend(p.xlrows)
+        idx_key.extend(spec.row_keys)
+        book.values.update(p.values)
+        for cid, code, reason, severity in p.notes:
+            run.add(b, by_id[cid], code, reason, severity=severity)
     data: dict[str, Any] = {}
     for j, f in enumerate(table.fields):
         if f.numeric:
