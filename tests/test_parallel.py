@@ -1,0 +1,59 @@
+"""Intake and reading in worker processes: same result as one process; a crash costs one file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from kofu_excel import parallel
+from kofu_excel.pipeline import load_batch
+
+
+@pytest.fixture()
+def inbox(tmp_path, make_sample):
+    src = make_sample("plan", count=12, seed=5)
+    for p in src.files:
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "memo.txt").write_text("提出します", encoding="utf-8")
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 truncated")
+    return tmp_path
+
+
+def _summary(batch):
+    items = [(it.path, it.member, it.status, it.code, it.muni_code) for it in batch.items]
+    books = sorted((b.item_index, b.status, sorted(b.values.items(), key=str)) for b in batch.books)
+    return items, books
+
+
+def test_pool_gives_the_same_batch_as_one_process(inbox, master, monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_FILES_FOR_POOL", 1)
+    monkeypatch.setenv("KOFU_WORKERS", "1")
+    one = _summary(load_batch([inbox], master=master))
+    monkeypatch.setenv("KOFU_WORKERS", "2")
+    two = _summary(load_batch([inbox], master=master))
+    assert one == two
+    assert sum(1 for it in one[0] if it[2] == "accepted") == 12
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the patched reader reaches workers by fork")
+def test_worker_killed_by_hostile_file_costs_that_file_only(inbox, master, monkeypatch):
+    """python-calamine can abort the whole process on hostile bytes: simulate it with os.abort()."""
+    real = parallel.read_book
+    victim = sorted(p.name for p in inbox.glob("*.xlsx") if p.name[0].isdigit())[5]
+
+    def read_or_die(data, fmt, file="", member=""):
+        if file.endswith(victim):
+            os.abort()
+        return real(data, fmt, file=file, member=member)
+
+    monkeypatch.setattr(parallel, "read_book", read_or_die)
+    monkeypatch.setattr(parallel, "MIN_FILES_FOR_POOL", 1)
+    monkeypatch.setenv("KOFU_WORKERS", "2")
+    batch = load_batch([inbox], master=master)
+    by_name = {os.path.basename(it.path): it for it in batch.items}
+    assert len(by_name) == len(list(inbox.iterdir()))  # every file accounted for, once
+    assert by_name[victim].status == "rejected" and by_name[victim].code == "E108"
+    accepted = [n for n, it in by_name.items() if it.status == "accepted"]
+    assert len(accepted) == 11 and victim not in accepted
