@@ -129,6 +129,20 @@ def jsonable(v: Any) -> Any:
     return str(v)
 
 
+class HasFindings:
+    """Errors and warnings of anything that carries ``findings`` (a book, a file result)."""
+
+    findings: Any
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+
 class KofuError(Exception):
     """The toolkit cannot proceed (bad usage, unwritable output). Carries a stable code."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .findings import Finding
+from .findings import Finding, HasFindings
 
 
 class _NotApplicable:
@@ -48,7 +48,7 @@ class RawCell(NamedTuple):
 
 
 @dataclass
-class Book:
+class Book(HasFindings):
     """One workbook found by intake, as it moves down the pipeline."""
 
     file: str  # path on disk it came from
@@ -73,11 +73,3 @@ class Book:
     def label(self) -> str:
         """How a person names this file: 'inbox/a.eml > 計画.xlsx'."""
         return f"{self.file} > {self.member}" if self.member else self.file
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import forms, intake
 from .annotate import write_annotated
-from .findings import Finding, KofuError, jsonable
+from .findings import Finding, HasFindings, KofuError, jsonable
 from .intake import DEFAULT_LIMITS, Item, Limits
 from .model import Book
 from .parallel import take_all
@@ -148,7 +148,7 @@ def _when(batch: Batch, book: Book) -> tuple[date, date]:
 
 
 @dataclass(frozen=True)
-class FileResult:
+class FileResult(HasFindings):
     """One file as kofu-validate reports it (cli.md's ``--json`` entry)."""
 
     path: str
@@ -161,14 +161,6 @@ class FileResult:
     @property
     def label(self) -> str:
         return f"{self.path} > {self.member}" if self.member else self.path
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from typing import Any
 
 import click
 
 from ..letters import FORMATS, render_letters
 from ..refdata import load_master
-from .common import command, config_option, echo_json, json_option, master_option, show_progress
-
-
-class _Bar:
-    """A progress bar on stderr (terminal only), opened once the number of letters is known."""
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-        self.done = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = click.progressbar(length=total, label="文書を作成中", file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(done - self.done)
-        self.done = done
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
+from .common import (
+    ProgressBar,
+    command,
+    config_option,
+    echo_json,
+    json_option,
+    master_option,
+    show_progress,
+)
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
@@ -66,7 +53,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 def advise_cmd(summary: str, out_dir: str, fmt: str, templates_dir: str | None, config: str | None,
                master: str | None, missing: bool, muni: tuple[str, ...], letter_date: dt.date | None,
                due: dt.date | None, as_json: bool) -> None:
-    bar = _Bar() if show_progress(as_json) else None
+    bar = ProgressBar("文書を作成中") if show_progress(as_json) else None
     try:
         result = render_letters(summary, out_dir, fmt=fmt, templates_dir=templates_dir,
                                 config=config, missing=missing, munis=muni, date=letter_date,

@@ -87,3 +87,25 @@ def echo_json(doc: Any) -> None:
 def show_progress(as_json: bool) -> bool:
     """A progress bar only on a terminal, never with --json or when piped."""
     return not as_json and sys.stderr.isatty()
+
+
+class ProgressBar:
+    """click.progressbar on stderr, opened at the first report (when the total is known)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.length = total  # a total may grow (e.g. files found inside archives)
+        if done > self.done:
+            self.bar.update(done - self.done)
+            self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
 import click
 
 from .. import forms
@@ -13,6 +10,7 @@ from ..merge import E_NOTHING, MergeResult, merge
 from ..refdata import load_config, load_master, load_schedule
 from ..summary import STATUS_LABELS, STATUSES
 from .common import (
+    ProgressBar,
     command,
     config_option,
     echo_json,
@@ -22,27 +20,6 @@ from .common import (
     schedule_option,
     show_progress,
 )
-
-
-class _Progress:
-    """click.progressbar on stderr, opened at the first report (when the total is known)."""
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-        self.done = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = click.progressbar(length=total, label="とりまとめ中", file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.length = total
-        if done > self.done:
-            self.bar.update(done - self.done)
-            self.done = done
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
 
 
 def render(result: MergeResult) -> list[str]:
@@ -86,7 +63,7 @@ def render(result: MergeResult) -> list[str]:
 def merge_cmd(ctx: click.Context, paths: tuple[str, ...], out: str, master: str | None,
               pref: str | None, level: str, passwords: str | None, schedule: str | None,
               config: str | None, as_json: bool) -> None:
-    bar = _Progress() if show_progress(as_json) else None
+    bar = ProgressBar("とりまとめ中") if show_progress(as_json) else None
     try:
         result = merge(list(paths), out, master=load_master(master), pref=pref, level=level,
                        passwords=read_passwords(passwords) if passwords else (),

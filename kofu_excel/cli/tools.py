@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import forms
+from ..inbox import make_inbox
 from ..refdata import load_master, load_schedule
 from ..sample import make_samples
 from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
@@ -24,15 +25,24 @@ def fields_cmd(kind: str, as_json: bool) -> None:
         click.echo(f"{e.id}\t{e.sheet}!{e.cell}\t{e.defined_name}\t{e.type}\t{e.label}")
 
 
-@command("sample", help="記入例のブックを作成します（数値は架空）。--messy で手入力の表記ゆれ、--errors で誤りを1つずつ含めます。\n\n"
-                        "Write filled sample workbooks with fictitious, plausible values.")
-@kind_option
+@command("sample", help="記入例のブックを作成します（数値は架空）。--messy で手入力の表記ゆれ、--errors で誤りを1つずつ"
+                        "含めます。--inbox では、メール・パスワード付き zip・再提出・不要なファイルなどを含む"
+                        "都道府県の受信箱の例を作成します。\n\n"
+                        "Write filled sample workbooks with fictitious, plausible values; with --inbox, a whole "
+                        "demo inbox of a prefecture (e-mails, a password zip, resubmissions, junk).")
+@click.option("--kind", type=click.Choice(["plan", "monthly"]),
+              help="様式の種類（plan=交付円滑化計画、monthly=実績報告）。--inbox のときは不要 / form kind "
+                   "(not with --inbox)")
 @master_option
 @schedule_option
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="出力先フォルダ / output folder")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False),
+              help="出力先フォルダ（--inbox のときは不要） / output folder (not with --inbox)")
+@click.option("--inbox", "inbox_dir", type=click.Path(file_okay=False),
+              help="受信箱の例を作るフォルダ（DIR/inbox/、DIR/passwords.txt、DIR/README.md を作成） / "
+                   "write a demo inbox into this folder")
 @click.option("--count", type=int, help="作成する団体数（名簿の先頭から） / number of municipalities")
-@click.option("--pref", help="都道府県（コードまたは名称）の全団体 / all municipalities of a prefecture")
+@click.option("--pref", help="都道府県（コードまたは名称）の全団体。--inbox では既定 31（鳥取県） / all "
+                             "municipalities of a prefecture (--inbox: default 31)")
 @click.option("--muni", multiple=True, help="団体コード（複数指定可） / municipality code")
 @click.option("--seed", type=int, default=2019, show_default=True, help="乱数の種 / random seed")
 @click.option("--messy", is_flag=True, help="全角数字・和暦・単位付きなど手入力の表記で記入 / typed the messy way")
@@ -40,9 +50,32 @@ def fields_cmd(kind: str, as_json: bool) -> None:
 @click.option("--report-month", default="2020-03", show_default=True,
               help="実績報告の対象月（YYYY-MM） / report month of monthly samples")
 @json_option
-def sample_cmd(kind: str, master: str | None, schedule: str | None, out_dir: str,
-               count: int | None, pref: str | None, muni: tuple[str, ...], seed: int, messy: bool,
-               errors: bool, report_month: str, as_json: bool) -> None:
+@click.pass_context
+def sample_cmd(ctx: click.Context, kind: str | None, master: str | None, schedule: str | None,
+               out_dir: str | None, inbox_dir: str | None, count: int | None, pref: str | None,
+               muni: tuple[str, ...], seed: int, messy: bool, errors: bool, report_month: str,
+               as_json: bool) -> None:
+    if inbox_dir is not None:
+        given = [opt for opt, on in (("--kind", kind), ("-o/--out", out_dir), ("--count", count is not None),
+                                     ("--muni", muni), ("--messy", messy), ("--errors", errors),
+                                     ("--report-month", _given(ctx, "report_month"))) if on]
+        if given:
+            raise click.UsageError(f"--inbox と {'、'.join(given)} は同時に指定できません"
+                                   " / --inbox cannot be combined with " + ", ".join(given), ctx)
+        result = make_inbox(inbox_dir, load_master(master), load_schedule(schedule),
+                            pref=pref or "31", seed=seed)
+        if as_json:
+            echo_json(result.to_json())
+        else:
+            click.echo(f"受信箱の例（{result.pref_name}、架空の数値）を作成しました: {result.inbox}"
+                       f"（ファイル {len(result.files) - 2} 件、パスワード一覧 {result.passwords}、"
+                       f"説明 {result.out_dir / 'README.md'}）")
+        return
+    missing = [opt for opt, value in (("--kind", kind), ("-o/--out", out_dir)) if not value]
+    if missing:
+        raise click.UsageError(f"{'、'.join(missing)} を指定してください（--inbox のときを除く）"
+                               " / missing option " + ", ".join(missing), ctx)
+    assert kind is not None and out_dir is not None
     result = make_samples(kind, out_dir, master=load_master(master), schedule=load_schedule(schedule),
                           count=count, pref=pref, munis=muni, seed=seed, messy=messy, errors=errors,
                           report_month=report_month)
@@ -50,3 +83,9 @@ def sample_cmd(kind: str, master: str | None, schedule: str | None, out_dir: str
         echo_json(result.to_json())
     else:
         click.echo(f"記入例を {len(result.files)} 件作成しました: {out_dir}")
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether the user typed the option (rather than leaving its default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"

@@ -4,9 +4,7 @@ send back."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
-from typing import Any
 
 import click
 
@@ -18,6 +16,7 @@ from .common import (
     EXIT_FAIL,
     EXIT_OK,
     EXIT_SOME_BAD,
+    ProgressBar,
     command,
     echo_json,
     json_option,
@@ -57,23 +56,6 @@ def render(run: ValidationRun) -> list[str]:
     return lines
 
 
-class _Progress:
-    """click.progressbar on stderr, opened at the first report (when the total is known)."""
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-        self.done = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = click.progressbar(length=total, label="読込・検証中", file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(done - self.done)
-        self.done = done
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
 
 
 @command("validate", help="提出されたブックを検証し、誤りをファイル・シート・セルごとに表示します。"
@@ -98,7 +80,7 @@ def validate_cmd(ctx: click.Context, paths: tuple[str, ...], report: str | None,
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         raise KofuError(E_MISSING, f"指定されたファイル・フォルダが見つかりません：{'、'.join(missing)}")
-    bar = _Progress() if show_progress(as_json) else None
+    bar = ProgressBar("読込・検証中") if show_progress(as_json) else None
     progress: Callable[[int, int], None] | None = bar
     try:
         run = validate_paths(list(paths), passwords=read_passwords(passwords) if passwords else (),
