@@ -57,3 +57,19 @@ def test_worker_killed_by_hostile_file_costs_that_file_only(inbox, master, monke
     assert by_name[victim].status == "rejected" and by_name[victim].code == "E108"
     accepted = [n for n, it in by_name.items() if it.status == "accepted"]
     assert len(accepted) == 11 and victim not in accepted
+
+
+def test_book_pickles_compactly_and_round_trips_moved_and_formula_cells(make_sample):
+    import pickle
+
+    from kofu_excel.model import RawCell
+    from kofu_excel.read import read_book
+
+    path = make_sample("plan", count=1, seed=5).files[0]
+    book = read_book(path.read_bytes(), "xlsx", file=str(path))
+    book.cells["basic.department"] = RawCell("市民課", "基本情報", "B20", True)  # moved, formula
+    copy = pickle.loads(pickle.dumps(book))
+    assert copy.cells == book.cells and copy.kind == book.kind and copy.meta == book.meta
+    assert len(pickle.dumps(book)) < 5000  # values only, not 246 tuples of sheet and cell
+    book.cells.pop("basic.email")  # not the full layout: falls back to plain pickling
+    assert pickle.loads(pickle.dumps(book)).cells == book.cells
