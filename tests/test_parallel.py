@@ -73,3 +73,23 @@ def test_book_pickles_compactly_and_round_trips_moved_and_formula_cells(make_sam
     assert len(pickle.dumps(book)) < 5000  # values only, not 246 tuples of sheet and cell
     book.cells.pop("basic.email")  # not the full layout: falls back to plain pickling
     assert pickle.loads(pickle.dumps(book)).cells == book.cells
+
+
+def test_batch_pauses_gc_and_restores_it_even_on_error(master, tmp_path):
+    import gc
+
+    from kofu_excel.pipeline import gc_paused
+
+    seen = []
+
+    @gc_paused
+    def work():
+        seen.append(gc.isenabled())
+        raise RuntimeError("boom")
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        work()
+    assert seen == [False] and gc.isenabled()
+    load_batch([tmp_path], master=master)
+    assert gc.isenabled()
