@@ -1,22 +1,55 @@
 """Builders for intake tests: workbooks, hostile zips, e-mails and Outlook .msg files in memory.
 
 Every input the intake tests use is made here, byte by byte where the quirk lives in the bytes
-(cp932 member names, ZipCrypto, ISO-2022-JP file names with ①, a compound file for .msg).
+(cp932 member names, ZipCrypto, ISO-2022-JP file names with ①, a compound file for .msg); the
+zip and e-mail builders come from :mod:`kofu_excel.inbox` (one copy, shared with the demo inbox).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
-import os
 import struct
 import zipfile
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import xlsxwriter
+
+# The zip and e-mail builders live in the package: the demo inbox (kofu sample --inbox) is made
+# with the very same functions. Re-exported here for the intake tests.
+from kofu_excel.inbox import (
+    RawEntry,
+    attachment,
+    eml,
+    encoded_word,
+    jis,
+    local_record,
+    raw_zip,
+    zipcrypto_zip,
+)
+
+__all__ = [
+    "RawEntry",
+    "aes_zip",
+    "attachment",
+    "compound_file",
+    "eml",
+    "encoded_word",
+    "encrypted_xlsx",
+    "far_cell_xlsx",
+    "form_like_xlsx",
+    "forwarded",
+    "jis",
+    "msg_streams",
+    "ods_bytes",
+    "overlapping_zip",
+    "raw_xlsx",
+    "raw_zip",
+    "xlsx_bytes",
+    "zip_bomb",
+    "zip_bytes",
+    "zipcrypto_zip",
+]
 
 # --------------------------------------------------------------------------------------------
 # Workbooks
@@ -140,52 +173,6 @@ def encrypted_xlsx(plain: bytes, password: str) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class RawEntry:
-    """One member for :func:`raw_zip`, with the fields hostile archives lie about."""
-
-    name: bytes
-    data: bytes = b""
-    method: int = 8
-    flags: int = 0
-    extra: bytes = b""
-    external_attr: int = 0
-    create_system: int = 0
-    declared_size: int | None = None
-    payload: bytes | None = None  # compressed bytes to store instead of compressing data
-    crc: int | None = None
-
-
-def deflate(data: bytes) -> bytes:
-    c = zlib.compressobj(6, zlib.DEFLATED, -15)
-    return c.compress(data) + c.flush()
-
-
-def _local(e: RawEntry, comp: bytes, crc: int, size: int) -> bytes:
-    return struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, e.flags, e.method, 0, 0x21, crc,
-                       len(comp), size, len(e.name), len(e.extra)) + e.name + e.extra + comp
-
-
-def raw_zip(entries: Sequence[RawEntry], *, offsets: dict[int, int] | None = None,
-            prefix: bytes = b"") -> bytes:
-    """A zip written field by field; `offsets` makes central entries point elsewhere."""
-    out = bytearray(prefix)
-    cd = bytearray()
-    for i, e in enumerate(entries):
-        comp = e.payload if e.payload is not None else (e.data if e.method == 0 else deflate(e.data))
-        crc = e.crc if e.crc is not None else zlib.crc32(e.data)
-        size = e.declared_size if e.declared_size is not None else len(e.data)
-        offset = len(out) - len(prefix)
-        out += _local(e, comp, crc, size)
-        header_offset = (offsets or {}).get(i, offset)
-        cd += struct.pack("<4s4B4HL2L5HLL", b"PK\x01\x02", 20, e.create_system, 20, 0, e.flags,
-                          e.method, 0, 0x21, crc, len(comp), size, len(e.name), len(e.extra), 0, 0,
-                          0, e.external_attr, header_offset) + e.name + e.extra
-    n = len(entries)
-    eocd = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, n, n, len(cd), len(out) - len(prefix), 0)
-    return bytes(out + cd + eocd)
-
-
 def zip_bytes(members: Sequence[tuple[str, bytes]]) -> bytes:
     """An ordinary zip, as Python (UTF-8 names) writes it."""
     buf = io.BytesIO()
@@ -198,10 +185,10 @@ def zip_bytes(members: Sequence[tuple[str, bytes]]) -> bytes:
 def overlapping_zip(inner: bytes = b"A" * 5000) -> bytes:
     """Entry "a" stores, inside its own data, the complete local record of entry "b"."""
     b = RawEntry(b"b.xlsx", inner, method=0)
-    record_b = _local(b, inner, zlib.crc32(inner), len(inner))
+    record_b = local_record(b, inner, zlib.crc32(inner), len(inner))
     a_data = b"junk" + record_b
     a = RawEntry(b"a.xlsx", a_data, method=0)
-    archive = bytearray(_local(a, a_data, zlib.crc32(a_data), len(a_data)))
+    archive = bytearray(local_record(a, a_data, zlib.crc32(a_data), len(a_data)))
     b_offset = 30 + len(a.name) + 4
     cd = bytearray()
     for e, off, data in ((a, 0, a_data), (b, b_offset, inner)):
@@ -228,41 +215,6 @@ def zip_bomb(size: int = 2**30) -> bytes:
     return raw_zip([RawEntry(b"zeros.xlsx", b"", payload=stream, declared_size=size, crc=crc)])
 
 
-class _ZipCrypto:
-    """The traditional PKWARE cipher ("ZipCrypto"), which Windows Explorer and 7-Zip write."""
-
-    def __init__(self, password: bytes) -> None:
-        self.keys = [0x12345678, 0x23456789, 0x34567890]
-        for b in password:
-            self._update(b)
-
-    def _update(self, b: int) -> None:
-        k0, k1, k2 = self.keys
-        k0 = (zlib.crc32(bytes([b]), k0 ^ 0xFFFFFFFF) ^ 0xFFFFFFFF) & 0xFFFFFFFF
-        k1 = ((k1 + (k0 & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
-        k2 = (zlib.crc32(bytes([k1 >> 24]), k2 ^ 0xFFFFFFFF) ^ 0xFFFFFFFF) & 0xFFFFFFFF
-        self.keys = [k0, k1, k2]
-
-    def encrypt(self, data: bytes) -> bytes:
-        out = bytearray()
-        for b in data:
-            t = (self.keys[2] | 2) & 0xFFFF
-            out.append(b ^ (((t * (t ^ 1)) >> 8) & 0xFF))
-            self._update(b)
-        return bytes(out)
-
-
-def zipcrypto_zip(members: Sequence[tuple[bytes, bytes]], password: bytes) -> bytes:
-    """A password zip as Windows makes it (ZipCrypto, deflate, names in cp932)."""
-    entries = []
-    for name, data in members:
-        crc = zlib.crc32(data)
-        header = os.urandom(11) + bytes([crc >> 24])
-        payload = _ZipCrypto(password).encrypt(header + deflate(data))
-        entries.append(RawEntry(name, data, flags=0x1, payload=payload))
-    return raw_zip(entries)
-
-
 def aes_zip(members: Sequence[tuple[str, bytes]], password: bytes) -> bytes:
     """A WinZip AES-256 archive (7-Zip's "AES-256"), written by pyzipper."""
     import pyzipper
@@ -281,70 +233,10 @@ def aes_zip(members: Sequence[tuple[str, bytes]], password: bytes) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
-def jis(text: str) -> bytes:
-    """ISO-2022-JP as Windows mailers write it: cp932 characters (①, ㈱, ～) as JIS pairs."""
-    out = bytearray()
-    kanji = False
-    for ch in text:
-        b = ch.encode("cp932")
-        if len(b) == 1:
-            if kanji:
-                out += b"\x1b(B"
-                kanji = False
-            out += b
-            continue
-        if not kanji:
-            out += b"\x1b$B"
-            kanji = True
-        s1, s2 = b
-        j1 = (s1 - (0x70 if s1 < 0xA0 else 0xB0)) * 2
-        if s2 < 0x9F:
-            j1 -= 1
-            j2 = s2 - 0x1F - (1 if s2 > 0x7F else 0)
-        else:
-            j2 = s2 - 0x7E
-        out += bytes((j1, j2))
-    if kanji:
-        out += b"\x1b(B"
-    return bytes(out)
-
-
-def encoded_word(raw: bytes, charset: str) -> str:
-    return f"=?{charset}?B?{base64.b64encode(raw).decode('ascii')}?="
-
-
-def attachment(data: bytes, disposition: str,
-               content_type: str = "application/octet-stream") -> bytes:
-    """One MIME part: `disposition` is the raw Content-Disposition value, as a mailer wrote it.
-
-    Non-ASCII text in it goes out as raw UTF-8, as some mailers send it (RFC 6532).
-    """
-    body = base64.encodebytes(data).replace(b"\n", b"\r\n")
-    return (f"Content-Type: {content_type}\r\nContent-Disposition: {disposition}\r\n"
-            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + body
-
-
 def forwarded(message: bytes, disposition: str = "attachment") -> bytes:
     """A message/rfc822 part holding a whole e-mail (a forward "as attachment")."""
     return (f"Content-Type: message/rfc822\r\nContent-Disposition: {disposition}\r\n\r\n"
             ).encode("ascii") + message
-
-
-def eml(parts: Sequence[bytes], *, date: str = "Tue, 01 Oct 2019 10:00:00 +0900",
-        subject: str = "計画の提出") -> bytes:
-    """A multipart/mixed e-mail: a short body, then the given parts."""
-    # A boundary of its own, so that a forwarded message inside keeps its structure.
-    boundary = "==kofu-" + hashlib.sha256(b"".join(parts) + subject.encode()).hexdigest()[:16]
-    head = (
-        "From: tanto@city.example.lg.jp\r\nTo: pref@pref.example.lg.jp\r\n"
-        f"Subject: {encoded_word(subject.encode('utf-8'), 'UTF-8')}\r\n"
-        f"Date: {date}\r\nMIME-Version: 1.0\r\n"
-        f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
-        f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-    ).encode("ascii") + "本文です。\r\n".encode()
-    for part in parts:
-        head += f"--{boundary}\r\n".encode("ascii") + part + b"\r\n"
-    return head + f"--{boundary}--\r\n".encode("ascii")
 
 
 # --------------------------------------------------------------------------------------------

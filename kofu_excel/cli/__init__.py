@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from .advise import advise_cmd
+from .common import KofuGroup
 from .merge import merge_cmd
 from .template import template_cmd
 from .tools import fields_cmd, sample_cmd
@@ -18,8 +19,9 @@ from .validate import validate_cmd
 @click.group(help="マイナンバーカード交付円滑化計画の様式作成・検証・とりまとめ・助言ツール。\n\n"
                   "kofu-excel: templates, validation, merge and advice letters for the "
                   "My Number Card issuance facilitation plan.",
-             context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="kofu-excel")
+             cls=KofuGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kofu-excel",
+                      help="バージョンを表示して終了します / Show the version and exit.")
 def main() -> None:
     pass
 

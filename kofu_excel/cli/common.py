@@ -20,9 +20,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_SOME_BAD, EXIT_FAIL = 0, 1, 2
 
+HELP_OPTION_HELP = "この説明を表示して終了します / Show this message and exit."
+
+
+def _bilingual_help_option(cmd: click.Command, ctx: click.Context) -> click.Option | None:
+    opt = click.Command.get_help_option(cmd, ctx)
+    if opt is not None:
+        opt.help = HELP_OPTION_HELP
+    return opt
+
+
+class KofuGroup(click.Group):
+    """The ``kofu`` group: its -h/--help explained in Japanese with an English line too."""
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        return _bilingual_help_option(self, ctx)
+
 
 class KofuCommand(click.Command):
     """A click command that turns the toolkit's errors into a one-line Japanese message."""
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        return _bilingual_help_option(self, ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -44,7 +63,11 @@ class KofuCommand(click.Command):
 
 
 def command(name: str, help: str) -> Callable[[F], click.Command]:
-    return click.command(name, cls=KofuCommand, help=help,
+    # The group's command list shows the first Japanese sentence (click would cut Japanese text,
+    # which has no spaces, down to "...").
+    first = help.split("\n\n", 1)[0]
+    short = first.split("。", 1)[0] + "。" if "。" in first else None
+    return click.command(name, cls=KofuCommand, help=help, short_help=short,
                          context_settings={"help_option_names": ["-h", "--help"]})
 
 
