@@ -1,0 +1,289 @@
+"""kofu-excel benchmark: the merge against the naive baseline and the read floor, in ONE run.
+
+    python benchmarks/bench.py [--n 1741] [--reps 3] [--seed 2019] [--keep DIR]
+
+Makes N filled plan workbooks for real municipalities of the built-in master (seeded), then
+times, each task in a fresh child process (so peak memory is the task's own):
+  (a) merge     kofu-merge end to end at national level on all N files
+  (b) baseline  pandas.read_excel(path, sheet_name=None) with openpyxl in a loop, then pd.concat
+  (c) floor     python-calamine reading every sheet of the same files into Python lists
+  (d) template  kofu-template for the N municipalities
+  (e) tfloor    xlsxwriter writing only the bare cells (values, labels, formulas) of the same workbooks
+  (f) validate  intake + read + normalise + validate (kofu-validate's library call, no report)
+and prints min/median wall and CPU times, peak RSS, and the ratios that quality.md sets targets for,
+writing them to benchmarks/results.md with the machine. The merged totals are checked against the
+generated numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TARGETS = {
+    "merge/floor": ("≤", 4.0),
+    "baseline/merge": ("≥", 8.0),
+    "template/tfloor": ("≤", 2.5),
+}
+
+
+# --- tasks (run in a child process) -------------------------------------------------------------
+
+def task_merge(work: Path) -> dict:
+    from kofu_excel.merge import merge
+    from kofu_excel.refdata import load_master
+
+    out = work / "out" / "national.xlsx"
+    result = merge([work / "plans"], out, master=load_master(None), level="national")
+    doc = result.to_json()
+    return {"accepted": sum(1 for i in doc["inputs"] if i["status"] == "accepted"),
+            "totals": doc["totals"]}
+
+
+def task_validate(work: Path) -> dict:
+    from kofu_excel.pipeline import load_batch
+    from kofu_excel.refdata import load_master
+
+    batch = load_batch([work / "plans"], master=load_master(None))
+    return {"valid": sum(1 for b in batch.books if b.status == "valid")}
+
+
+def task_baseline(work: Path) -> dict:
+    import pandas as pd
+
+    frames = []
+    for path in sorted((work / "plans").glob("*.xlsx")):
+        for name, df in pd.read_excel(path, sheet_name=None, engine="openpyxl").items():
+            df["__file"], df["__sheet"] = path.name, name
+            frames.append(df)
+    return {"rows": len(pd.concat(frames, ignore_index=True))}
+
+
+def task_floor(work: Path) -> dict:
+    from python_calamine import CalamineWorkbook
+
+    cells = 0
+    for path in sorted((work / "plans").glob("*.xlsx")):
+        wb = CalamineWorkbook.from_path(str(path))
+        for name in wb.sheet_names:
+            rows = wb.get_sheet_by_name(name).to_python()
+            cells += sum(len(r) for r in rows)
+    return {"cells": cells}
+
+
+def _codes(work: Path) -> list[str]:
+    return json.loads((work / "codes.json").read_text())
+
+
+def task_template(work: Path) -> dict:
+    from kofu_excel.refdata import load_master
+    from kofu_excel.template import generate
+
+    out = work / "templates"
+    shutil.rmtree(out, ignore_errors=True)
+    result = generate("plan", out, master=load_master(None), munis=_codes(work))
+    return {"files": len(result.files)}
+
+
+def task_tfloor(work: Path) -> dict:
+    """The same cells, written plainly: no formats, validation, names, protection or charts."""
+    import io
+
+    import xlsxwriter
+
+    from kofu_excel.refdata import load_master
+    from kofu_excel.template import prefill_values
+
+    layout = json.loads((work / "layout.json").read_text())  # sheet → [(row, col, value)]
+    master = load_master(None)
+    out = work / "tfloor"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    cell_of = {e["id"]: (e["sheet"], e["row"], e["col"]) for e in layout["inputs"]}
+    for code in _codes(work):
+        muni = master.by_code[code]
+        own = {cell_of[k]: v for k, v in prefill_values("plan", muni).items() if k in cell_of}
+        buf = io.BytesIO()
+        wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+        for sheet, cells in layout["sheets"].items():
+            ws = wb.add_worksheet(sheet)
+            for r, c, v in cells:
+                v = own.get((sheet, r, c), v)
+                if isinstance(v, str) and v.startswith("="):
+                    ws.write_formula(r, c, v)
+                elif isinstance(v, str):
+                    ws.write_string(r, c, v)
+                else:
+                    ws.write_number(r, c, v)
+        wb.close()
+        (out / f"{code}.xlsx").write_bytes(buf.getvalue())
+    return {"files": len(_codes(work))}
+
+
+TASKS = {"merge": task_merge, "baseline": task_baseline, "floor": task_floor,
+         "template": task_template, "tfloor": task_tfloor, "validate": task_validate}
+
+
+def child(task: str, work: Path) -> None:
+    t0, c0 = time.perf_counter(), time.process_time()
+    info = TASKS[task](work)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    print(json.dumps({"wall": wall, "cpu": cpu, "rss": rss, "info": info}, ensure_ascii=False))
+
+
+# --- set-up ---------------------------------------------------------------------------------
+
+def prepare(work: Path, n: int, seed: int) -> dict:
+    """N filled plan workbooks (whole prefectures first), their layout, and the expected totals."""
+    import openpyxl
+
+    from kofu_excel import forms
+    from kofu_excel.cells import rowcol
+    from kofu_excel.refdata import load_master, load_schedule
+    from kofu_excel.sample import make_samples, sample_population, sample_values
+    from kofu_excel.template import workbook_bytes
+
+    master, schedule = load_master(None), load_schedule(None)
+    codes = [m.code for m in master.municipalities[:n]]
+    (work / "codes.json").write_text(json.dumps(codes))
+    t0 = time.perf_counter()
+    make_samples("plan", work / "plans", master=master, schedule=schedule, munis=codes, seed=seed)
+    made = time.perf_counter() - t0
+    expected = 0
+    from dataclasses import replace
+
+    for code in codes:
+        m = master.by_code[code]
+        v = sample_values("plan", replace(m, population=sample_population(m, seed)), schedule, seed)
+        expected += sum(v[f"forecast.planned_issued.{k}"] for k in forms.periods.months())
+    # Layout of one template (all its cells) for the template floor.
+    tmp = work / "layout.xlsx"
+    tmp.write_bytes(workbook_bytes("plan", master.by_code[codes[0]], schedule=schedule))
+    wb = openpyxl.load_workbook(tmp)
+    sheets = {ws.title: [(c.row - 1, c.column - 1, c.value) for row in ws.iter_rows() for c in row
+                         if c.value is not None and not isinstance(c.value, (bool,))
+                         and isinstance(c.value, (str, int, float))] for ws in wb.worksheets}
+    inputs = [{"id": e.id, "sheet": e.sheet, "row": rowcol(e.cell)[0], "col": rowcol(e.cell)[1]}
+              for e in forms.catalog("plan")]
+    (work / "layout.json").write_text(json.dumps({"sheets": sheets, "inputs": inputs}, ensure_ascii=False))
+    return {"expected_planned_issued": expected, "made_s": made}
+
+
+def run_task(task: str, work: Path, reps: int) -> dict:
+    runs = []
+    for _ in range(reps):
+        proc = subprocess.run([sys.executable, __file__, "--child", task, "--work", str(work)],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise SystemExit(f"{task} failed:\n{proc.stderr[-3000:]}")
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    walls = [r["wall"] for r in runs]
+    return {"min": min(walls), "median": statistics.median(walls),
+            "cpu": statistics.median(r["cpu"] for r in runs),
+            "rss": max(r["rss"] for r in runs), "info": runs[-1]["info"]}
+
+
+def machine() -> dict:
+    libs = {}
+    for name in ("kofu-excel", "python-calamine", "openpyxl", "xlsxwriter", "pandas", "pandera"):
+        try:
+            libs[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            libs[name] = "-"
+    return {"cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "libs": libs}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1741)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=2019)
+    ap.add_argument("--keep", help="work folder to keep (default: a temp folder, removed)")
+    ap.add_argument("--only", help="comma-separated tasks to run (default: all)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--work", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, Path(args.work))
+        return
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="kofu-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        print(f"preparing {args.n} plan workbooks in {work} …", flush=True)
+        prep = prepare(work, args.n, args.seed)
+        tasks = args.only.split(",") if args.only else list(TASKS)
+        res = {}
+        for t in tasks:
+            print(f"timing {t} ×{args.reps} …", flush=True)
+            res[t] = run_task(t, work, args.reps)
+        report(res, prep, args)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def report(res: dict, prep: dict, args: argparse.Namespace) -> None:
+    lines = ["| task | min s | median s | CPU s | peak RSS MiB | per file ms |", "|---|---|---|---|---|---|"]
+    for t, r in res.items():
+        lines.append(f"| {t} | {r['min']:.2f} | {r['median']:.2f} | {r['cpu']:.2f} | "
+                     f"{r['rss'] / 2**20:.0f} | {r['min'] / args.n * 1000:.2f} |")
+    ratios = []
+    for name, (op, target) in TARGETS.items():
+        a, b = name.split("/")
+        if a in res and b in res:
+            value = res[a]["min"] / res[b]["min"]
+            ok = value <= target if op == "≤" else value >= target
+            ratios.append(f"| {name} | {value:.2f} | {op} {target} | {'met' if ok else 'NOT met'} |")
+    checks = []
+    if "merge" in res:
+        totals = res["merge"]["info"]["totals"]
+        got = _find_total(totals, "forecast.planned_issued")
+        same = got == prep["expected_planned_issued"]
+        checks.append(f"- merged Σ planned_issued = {got:,} vs generated {prep['expected_planned_issued']:,}: "
+                      f"{'equal' if same else 'DIFFERENT'}")
+        checks.append(f"- merge peak RSS {res['merge']['rss'] / 2**20:.0f} MiB (target < 1024 MiB)")
+        if not same:
+            print("\n".join(checks))
+            raise SystemExit("merged totals differ from the generated numbers")
+    m = machine()
+    text = "\n".join([
+        "# Benchmark results", "",
+        f"`python benchmarks/bench.py --n {args.n} --reps {args.reps} --seed {args.seed}` — "
+        f"{time.strftime('%Y-%m-%d')}", "",
+        f"Machine: {m['cores']} cores, Python {m['python']}, {m['platform']}; "
+        + ", ".join(f"{k} {v}" for k, v in m["libs"].items()), "",
+        f"N = {args.n} filled plan workbooks (made in {prep['made_s']:.1f} s).", "",
+        *lines, "", "| ratio (min/min) | value | target | |", "|---|---|---|---|", *ratios, "", *checks, "",
+    ])
+    print(text)
+    (HERE / "results.md").write_text(text, encoding="utf-8")
+
+
+def _find_total(totals: object, key: str) -> int:
+    """The merged total of a field, wherever the merge's totals document keeps it."""
+    if isinstance(totals, dict):
+        for k, v in totals.items():
+            if k == key and isinstance(v, (int, float)):
+                return int(v)
+            found = _find_total(v, key)
+            if found >= 0:
+                return found
+    return -1
+
+
+if __name__ == "__main__":
+    main()
