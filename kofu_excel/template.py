@@ -34,7 +34,7 @@ from .forms import (
     Table,
 )
 from .refdata import Master, Municipality, Schedule, load_schedule
-from .xlsxout import Styles, build_xlsx, write_atomic, write_text, write_value
+from .xlsxout import ClassicFormulaSheet, Styles, build_xlsx, write_atomic, write_text, write_value
 
 INPUT_FILL = "#FFF2CC"  # pale yellow: the cells to fill
 DERIVED_FILL = "#EDEDED"
@@ -192,7 +192,7 @@ class _Writer:
 
     # -- tables ----------------------------------------------------------------------------
     def single(self, table: Table) -> None:
-        ws = self.wb.add_worksheet(table.sheet)
+        ws = self.wb.add_worksheet(table.sheet, worksheet_class=ClassicFormulaSheet)
         self._heading(ws, table, 4)
         head = self.s(bold=True, bg_color=HEADER_FILL, border=1)
         for col, text in enumerate(("項目", "入力欄", "単位", "説明")):
@@ -230,7 +230,7 @@ class _Writer:
         })
 
     def rows(self, table: Table) -> None:
-        ws = self.wb.add_worksheet(table.sheet)
+        ws = self.wb.add_worksheet(table.sheet, worksheet_class=ClassicFormulaSheet)
         ncols = FIRST_FIELD_COL + len(table.fields) + len(table.derived)
         self._heading(ws, table, ncols)
         head = self.s(bold=True, bg_color=HEADER_FILL, border=1, text_wrap=True, valign="vcenter",

@@ -255,3 +255,24 @@ def test_wareki_labels_on_rows():
     assert forms.CAPACITY.rows[0].label.startswith("令和元年度第3四半期")
     assert date(2019, 10, 1).isoformat() == forms.FORM_DATE
     assert rowcol("B5") == (4, 1)
+
+
+def test_formulas_written_as_given_and_evaluate_in_libreoffice(tmp_path, master):
+    """Our sheets skip xlsxwriter's future-function rewriting: the formulas must stay classic
+    and still compute when a spreadsheet recalculates them."""
+    from conftest import convert
+
+    wb = _open(workbook_bytes("plan", master.by_code["011002"]))
+    formulas = [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row
+                if isinstance(c.value, str) and c.value.startswith("=")]
+    assert formulas and not any("_xlfn" in f for f in formulas)
+    # openpyxl keeps the formulas but drops their cached results: LibreOffice must compute them.
+    wb["基本情報"]["B15"] = 1000
+    wb["交付枚数想定"]["B5"] = 250
+    wb["交付枚数想定"]["B6"] = 50
+    src = tmp_path / "filled.xlsx"
+    wb.save(src)
+    out = tmp_path / "lo"
+    out.mkdir()
+    computed = openpyxl.load_workbook(convert(src, "xlsx", out), data_only=True)["交付枚数想定"]
+    assert (computed["C5"].value, computed["C6"].value) == (1250, 1300)
