@@ -863,6 +863,20 @@ def _as_utf8(xml: bytes) -> bytes:
     return xml
 
 
+_PROLOG_SKIP = re.compile(rb"(?:\s|<\?.*?\?>|<!--.*?-->)*", re.S)
+
+
+def _refuse_dtd(xml: bytes, where: str) -> None:
+    """A DTD (``<!DOCTYPE …>``) is where entity bombs and external entities live, and no
+    spreadsheet program writes one into a workbook part. It can only stand in the prolog,
+    before the root element, so only the prolog is looked at: O(1) on a real part."""
+    pos = 3 if xml.startswith(codecs.BOM_UTF8) else 0
+    m = _PROLOG_SKIP.match(xml, pos)
+    if xml.startswith(b"<!DOCTYPE", m.end() if m else pos):
+        raise _Reject("E101", f"{where}の XML に DTD（<!DOCTYPE> 宣言）があります。表計算ソフトが作るブックには"
+                              "無いもので、XML の実体展開・外部実体の攻撃に使われるため取り込みません")
+
+
 def _too_wide(where: str, rows: int, cols: int, limits: Limits) -> str | None:
     if rows > EXCEL_MAX_ROWS or cols > EXCEL_MAX_COLS:
         return (f"{where}にセル {_col_letters(cols)}{rows} があり、Excel の上限"
@@ -882,6 +896,7 @@ def _xlsx_sheet_problem(xml: bytes, where: str, limits: Limits) -> str | None:
     only needs an upper bound.
     """
     xml = _as_utf8(xml)
+    _refuse_dtd(xml, where)
     if _HIDDEN_R.search(xml.translate(_QUOTES, b" \t\r\n")) or _C_PREFIXED.search(xml):
         return _xlsx_sheet_exact(xml, where, limits)
     if limits.max_cells >= _FAST_CELLS and not _C_NOT_SMALL.search(xml):
@@ -976,6 +991,7 @@ def _ods_problem(xml: bytes, limits: Limits) -> str | None:
     the rectangle costs gigabytes.
     """
     xml = _as_utf8(xml)
+    _refuse_dtd(xml, "content.xml ")
     tables = 0
     name = ""
     row = max_row = max_col = 0
@@ -1068,14 +1084,18 @@ def _check_xlsx(data: bytes, idx: _ZipIndex, limits: Limits) -> tuple[str, str] 
     rels: dict[str, tuple[str, str]] = {}
     rels_entry = idx.get("xl/_rels/workbook.xml.rels")
     if rels_entry is not None:
-        for raw_attrs in _tags_named(_as_utf8(_inflate(data, rels_entry)), b"Relationship"):
+        rels_xml = _as_utf8(_inflate(data, rels_entry))
+        _refuse_dtd(rels_xml, "xl/_rels/workbook.xml.rels ")
+        for raw_attrs in _tags_named(rels_xml, b"Relationship"):
             a = {_local(k): html.unescape(v.decode("utf-8", "replace")) for k, v in _attrs(raw_attrs)}
             rels[a.get(b"Id", "")] = (a.get(b"Type", ""), a.get(b"Target", ""))
     parts: dict[str, str] = {}  # part name (casefolded) -> where, for reasons
     wb = idx.get("xl/workbook.xml")
     sheets = 0
     if wb is not None:
-        for raw_attrs in _tags_named(_as_utf8(_inflate(data, wb)), b"sheet"):
+        wb_xml = _as_utf8(_inflate(data, wb))
+        _refuse_dtd(wb_xml, "xl/workbook.xml ")
+        for raw_attrs in _tags_named(wb_xml, b"sheet"):
             sheets += 1
             a = _attrs(raw_attrs)
             sheet_name = next((html.unescape(v.decode("utf-8", "replace")) for k, v in a
@@ -1112,6 +1132,7 @@ def _check_xlsx(data: bytes, idx: _ZipIndex, limits: Limits) -> tuple[str, str] 
             continue
         # Only the root tag matters: inflate the head of the part, not all of it.
         head = _as_utf8(_inflate_head(data, e, _MAX_TAG))
+        _refuse_dtd(head, "共有文字列（sharedStrings.xml）")
         m = _SST_START.search(head)
         gt = _tag_end(head, m.start()) if m else -1
         if m and gt > 0:
@@ -1121,6 +1142,9 @@ def _check_xlsx(data: bytes, idx: _ZipIndex, limits: Limits) -> tuple[str, str] 
                     # every <si> takes at least 8 bytes, so the part's size bounds the count
                     if declared > e.file_size // 8 + 16:
                         return ("E108", f"共有文字列の宣言数（{declared:,} 件）が実際の内容に比べて不正に大きいため取り込みません")
+    styles = idx.get("xl/styles.xml")  # calamine parses it too
+    if styles is not None:
+        _refuse_dtd(_as_utf8(_inflate_head(data, styles, 4096)), "xl/styles.xml ")
     return None
 
 
@@ -1128,7 +1152,8 @@ def check_workbook(data: bytes, fmt: str, limits: Limits = DEFAULT_LIMITS) -> tu
     """(code, reason) when a workbook's bytes must not reach a parser; None when they may.
 
     xlsx/xlsm/ods: the zip pre-check, the number of sheets, every sheet's extent and the shared
-    string table. xls (BIFF in an OLE container): sizes and container sanity only.
+    string table. xls (BIFF in an OLE container): the container, the number of sheets, and
+    every sheet's records (DIMENSIONS, columns beyond IV, the extent calamine will allocate).
     """
     if not data:
         return ("E110", "空のファイル（0 バイト）です")
@@ -1149,6 +1174,10 @@ def check_workbook(data: bytes, fmt: str, limits: Limits = DEFAULT_LIMITS) -> tu
 
 
 def _check_xls(data: bytes, limits: Limits) -> tuple[str, str] | None:
+    """The container, then every sheet's BIFF records: calamine parses all sheets when it
+    opens an xls and aborts the process (a Rust abort, not an exception) on a DIMENSIONS
+    record claiming rwMac = 0xFFFFFFFF or a cell at column 65535; a cell at IV65536 costs it
+    1.2 GB. So the records are bounded here, before calamine ever sees the bytes."""
     import olefile
 
     if not data.startswith(OLE_MAGIC):
@@ -1158,11 +1187,155 @@ def _check_xls(data: bytes, limits: Limits) -> tuple[str, str] | None:
     except Exception:
         return ("E111", "xls ファイルの構造が壊れています")
     with contextlib.closing(ole):
+        # calamine reads "Workbook", else "Book": the same stream is checked.
         stream = "Workbook" if ole.exists("Workbook") else "Book" if ole.exists("Book") else None
         if stream is None:
             return ("E101", "xls ファイルにブックのデータ（Workbook ストリーム）がありません")
         if ole.get_size(stream) > limits.max_part_bytes:
             return ("E108", f"xls のブックデータが {_size(ole.get_size(stream))} あり、上限を超えています")
+        book = ole.openstream(stream).read()
+    try:
+        return xls_problem(book, limits)
+    except (ValueError, struct.error):
+        return ("E111", "xls ファイルのブックデータが壊れているか、途中で切れています")
+
+
+# BIFF record types (MS-XLS 2.3).
+BIFF_BOF, BIFF_EOF, BIFF_FILEPASS, BIFF_BOUNDSHEET = 0x0809, 0x000A, 0x002F, 0x0085
+BIFF_DIMENSIONS, BIFF_FORMULA, BIFF_STRING = 0x0200, 0x0006, 0x0207
+BIFF_MULRK, BIFF_BLANK, BIFF_MULBLANK = 0x00BD, 0x0201, 0x00BE
+# Records calamine turns into a cell: NUMBER, RK, LABELSST, LABEL, BOOLERR, RSTRING, FORMULA
+# (MULRK and the STRING after a FORMULA too; BLANK and MULBLANK are not placed).
+BIFF_VALUES = frozenset({0x0203, 0x027E, 0x00FD, 0x0204, 0x0205, 0x00D6, BIFF_FORMULA})
+BIFF_CELLS = BIFF_VALUES | {BIFF_BLANK}
+XLS_MAX_ROWS, XLS_MAX_COLS = 65_536, 256
+
+
+def biff_records(stream: bytes, pos: int) -> Iterator[tuple[int, bytes]]:
+    """(type, data) of the records of one substream, from ``pos`` to its EOF record.
+
+    Raises ValueError when a record is cut short (as calamine stops with an error there).
+    """
+    end = len(stream)
+    unpack = struct.unpack_from
+    while pos + 4 <= end:
+        rtype, length = unpack("<HH", stream, pos)
+        data = stream[pos + 4 : pos + 4 + length]
+        if len(data) != length:
+            raise ValueError("BIFF レコードが途中で切れています")
+        yield rtype, data
+        if rtype == BIFF_EOF:
+            return
+        pos += 4 + length
+
+
+def biff_short_string(data: bytes, pos: int, errors: str = "strict") -> str:
+    """ShortXLUnicodeString: a length byte, a flags byte, then Latin-1 or UTF-16 characters."""
+    cch, flags = struct.unpack_from("<BB", data, pos)
+    if flags & 1:
+        return data[pos + 2 : pos + 2 + 2 * cch].decode("utf-16-le", errors)
+    return data[pos + 2 : pos + 2 + cch].decode("latin-1", errors)
+
+
+@dataclass
+class BiffSheet:
+    """One sheet substream as calamine will hold it (zero-based rows and columns)."""
+
+    box: tuple[int, int, int, int] | None  # first row, first col, last row, last col of the cells
+    formulas: set[tuple[int, int]]
+    widest: tuple[int, int] | None  # (row, col) of a cell record beyond column IV, if any
+    dimensions: list[tuple[int, int, int, int]]  # (rwMic, rwMac, colMic, colMac) as declared
+
+    @property
+    def cells(self) -> int:
+        """The rectangle calamine allocates: the bounding box of the cells it places."""
+        if self.box is None:
+            return 0
+        r0, c0, r1, c1 = self.box
+        return (r1 - r0 + 1) * (c1 - c0 + 1)
+
+
+def scan_biff_sheet(stream: bytes, pos: int) -> BiffSheet:
+    """One walk over a sheet's records, from its BOF to its EOF: the cells calamine places
+    (it ignores blank cells), the formula cells, cell records beyond column IV, DIMENSIONS."""
+    unpack = struct.unpack_from
+    formulas: set[tuple[int, int]] = set()
+    dimensions: list[tuple[int, int, int, int]] = []
+    widest: tuple[int, int] | None = None
+    r_min = c_min = 1 << 20
+    r_max = c_max = -1
+    last_formula = (0, 0)  # calamine places a STRING record at the last FORMULA's cell
+    for rtype, data in biff_records(stream, pos):
+        if rtype in BIFF_CELLS:
+            r, c = unpack("<HH", data)
+            c_last = c
+            if rtype == BIFF_FORMULA:
+                formulas.add((r, c))
+                last_formula = (r, c)
+            elif rtype == BIFF_BLANK:
+                if c >= XLS_MAX_COLS and widest is None:
+                    widest = (r, c)
+                continue
+        elif rtype in (BIFF_MULRK, BIFF_MULBLANK):
+            r, c = unpack("<HH", data)
+            c_last = unpack("<H", data, len(data) - 2)[0]
+            if rtype == BIFF_MULBLANK:
+                if max(c, c_last) >= XLS_MAX_COLS and widest is None:
+                    widest = (r, max(c, c_last))
+                continue
+        elif rtype == BIFF_STRING:
+            r, c = last_formula
+            c_last = c
+        elif rtype == BIFF_DIMENSIONS:
+            if len(data) >= 14:
+                dimensions.append(unpack("<IIHH", data))
+            elif len(data) >= 8:
+                dimensions.append(unpack("<HHHH", data))
+            continue
+        else:
+            continue
+        if max(c, c_last) >= XLS_MAX_COLS and widest is None:
+            widest = (r, max(c, c_last))
+        r_min, r_max = min(r_min, r), max(r_max, r)
+        c_min, c_max = min(c_min, c, c_last), max(c_max, c, c_last)
+    box = (r_min, c_min, r_max, c_max) if r_max >= 0 else None
+    return BiffSheet(box, formulas, widest, dimensions)
+
+
+def xls_problem(stream: bytes, limits: Limits) -> tuple[str, str] | None:
+    """(code, reason) when calamine must not open this BIFF ``Workbook`` stream: the globals
+    substream's sheet list, then each sheet as calamine will walk it. Raises ValueError or
+    struct.error on records cut short."""
+    sheets: list[tuple[str, int]] = []
+    for rtype, data in biff_records(stream, 0):
+        if rtype == BIFF_FILEPASS and data[:2] != b"\x00\x00":
+            return None  # still encrypted: calamine refuses it before reading any sheet
+        if rtype == BIFF_BOUNDSHEET:
+            (pos,) = struct.unpack_from("<I", data)
+            sheets.append((biff_short_string(data, 6, "replace") if len(data) > 7 else "", pos))
+    if len(sheets) > limits.max_sheets:
+        return ("E108", f"シートが {len(sheets)} 枚あり、上限 {limits.max_sheets} 枚を超えています")
+    for name, pos in sheets:
+        where = f"シート「{name}」"
+        if pos >= len(stream):
+            return ("E111", f"{where}の位置情報が壊れています（xls のブックデータの外を指しています）")
+        sheet = scan_biff_sheet(stream, pos)
+        for rw0, rw1, col0, col1 in sheet.dimensions:
+            if rw1 > XLS_MAX_ROWS or col1 > XLS_MAX_COLS or rw0 > rw1 or col0 > col1:
+                return ("E108", f"{where}の使用範囲の宣言（DIMENSIONS レコード：行 {rw0:,}〜{rw1:,}、列 {col0:,}〜{col1:,}）が"
+                                f"Excel 97-2003 形式の上限（{XLS_MAX_ROWS:,} 行 × {XLS_MAX_COLS} 列）を超えているか不正です")
+            if (rw1 - rw0) * (col1 - col0) > limits.max_cells:
+                return ("E108", f"{where}の使用範囲の宣言（約 {(rw1 - rw0) * (col1 - col0):,} セル）が"
+                                f"上限 {limits.max_cells:,} セルを超えています")
+        if sheet.widest is not None:
+            r, c = sheet.widest
+            return ("E108", f"{where}に列番号 {c + 1:,}（{r + 1:,} 行目）のセルがあり、Excel 97-2003 形式の上限"
+                            f"（{XLS_MAX_ROWS:,} 行 × {XLS_MAX_COLS} 列）を超えています（壊れているか、細工されたファイルです）")
+        if sheet.cells > limits.max_cells:
+            r0, c0, r1, c1 = sheet.box or (0, 0, 0, 0)
+            return ("E108", f"{where}の使用範囲が {_col_letters(c0 + 1)}{r0 + 1}:{_col_letters(c1 + 1)}{r1 + 1}"
+                            f"（約 {sheet.cells:,} セル）と広く、上限 {limits.max_cells:,} セルを超えています。"
+                            "離れた位置に入力されたセルを削除して保存し直してください")
     return None
 
 
@@ -1824,7 +1997,11 @@ def _disk_item(collector: _Collector, f: _Found) -> list[Item]:
         if st.st_size > limits.max_file_bytes:
             return [collector.too_big(name, st.st_size, ctx)]
         with open(f.real, "rb") as fh:
-            data = fh.read(limits.max_file_bytes + 1)
+            # Sized by the file, not by the limit: read(n) allocates n bytes up front (50 MiB
+            # for every file otherwise).
+            data = fh.read(st.st_size + 1)
+            if len(data) > st.st_size:  # growing while we look: read on up to the limit
+                data += fh.read(limits.max_file_bytes + 1 - len(data))
     except OSError:
         return [ctx.item(name, "rejected", fmt=_fmt_guess(name), code="E101",
                          reason="ファイルを読み取れません（アクセス権限などを確認してください）")]

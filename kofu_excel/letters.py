@@ -57,6 +57,7 @@ from .refdata import (
     is_year_end,
     load_config,
     load_master,
+    openpyxl_defused,
 )
 from .review import CHECKS
 from .xlsxout import write_atomic
@@ -201,6 +202,8 @@ def read_summary(path: str | Path) -> Summary:
         raise not_ours("ファイルが大きすぎます")
     if not zipfile.is_zipfile(p):
         raise not_ours("xlsx 形式のブックではありません")
+    if not openpyxl_defused():
+        raise not_ours("openpyxl が defusedxml を使わない設定です（OPENPYXL_DEFUSEDXML=False など）")
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -214,6 +217,10 @@ def read_summary(path: str | Path) -> Summary:
             MissingRow(_code(r[0]), _text(r[1]), _text(r[2]), _text(r[3]), _text(r[4]))
             for r in _rows(wb[MISSING_SHEET], MISSING_HEADER, not_ours)
         ]
+    except KofuError:
+        raise
+    except Exception as exc:  # read-only mode parses each sheet only now: damage shows here
+        raise not_ours(f"シートを読み込めません: {type(exc).__name__}") from None
     finally:
         wb.close()
     return Summary(tuple(f for f in findings if f.code), tuple(m for m in missing if m.muni_code))

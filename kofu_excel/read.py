@@ -48,6 +48,14 @@ from python_calamine import CalamineError, CalamineWorkbook
 from . import forms
 from .cells import a1, a1_range, col_name, parse_range, rowcol
 from .findings import Finding
+from .intake import (
+    BiffSheet,
+    Limits,
+    biff_records,
+    biff_short_string,
+    scan_biff_sheet,
+    xls_problem,
+)
 from .model import Book, RawCell
 
 __all__ = ["KNOWN_VERSIONS", "SUMMARY_COLUMNS", "SUMMARY_SHEET", "read_book"]
@@ -58,6 +66,8 @@ SUMMARY_COLUMNS = ("団体コード", "区分", "表", "項目", "期間", "値"
 SUMMARY_KIND = "summary"
 _SUMMARY_HEADER_ROWS = 10  # the header may sit under a title row or two
 MAX_CELLS = 5_000_000  # per sheet, as intake's Limits.max_cells (quality.md)
+# read_book's own bound on an xls before calamine opens it (intake has bounded the sheet count).
+_XLS_LIMITS = Limits(max_sheets=2**31, max_cells=MAX_CELLS)
 
 # Every sheet any form uses: a workbook holding one of them without _meta is "ours, damaged"
 # (E103), anything else is foreign (E117).
@@ -446,31 +456,14 @@ class _Ods(_Package):
         return found
 
 
-# BIFF8 record types used below.
-_BOF, _EOF, _BOUNDSHEET, _SUPBOOK, _EXTERNSHEET, _NAME, _CONTINUE, _FILEPASS, _FORMULA = (
-    0x0809, 0x000A, 0x0085, 0x01AE, 0x0017, 0x0018, 0x003C, 0x002F, 0x0006)
-_MULRK = 0x00BD
-# Value records calamine turns into cells (NUMBER, RK, LABELSST, LABEL, BOOLERR, RSTRING, FORMULA).
-_BIFF_CELLS = frozenset({0x0203, 0x027E, 0x00FD, 0x0204, 0x0205, 0x00D6, _FORMULA})
+# BIFF8 record types used below (the record walk and the sheet scan live in intake, whose
+# pre-check bounds every sheet before calamine parses them all at open).
+_BOF, _BOUNDSHEET, _SUPBOOK, _EXTERNSHEET, _NAME, _CONTINUE, _FILEPASS = (
+    0x0809, 0x0085, 0x01AE, 0x0017, 0x0018, 0x003C, 0x002F)
 _PTG_AREA3D = (0x3B, 0x5B, 0x7B)
 _PTG_REF3D = (0x3A, 0x5A, 0x7A)
 _SUPBOOK_SELF = 0x0401
 _SUPBOOK_ADDIN = 0x3A01
-
-
-def _biff_records(buf: bytes, pos: int) -> Iterator[tuple[int, bytes]]:
-    """(type, data) of the records of one substream, from ``pos`` to its EOF record."""
-    end = len(buf)
-    unpack = struct.unpack_from
-    while pos + 4 <= end:
-        rtype, length = unpack("<HH", buf, pos)
-        data = buf[pos + 4: pos + 4 + length]
-        if len(data) != length:
-            raise _Unreadable("BIFF レコードが途中で切れています")
-        yield rtype, data
-        if rtype == _EOF:
-            return
-        pos += 4 + length
 
 
 class _Xls(_Package):
@@ -492,11 +485,16 @@ class _Xls(_Package):
         if any(entry[0].startswith("MBD") for entry in ole.listdir(streams=False, storages=True)):
             self.active.append("OLE オブジェクト")
         self.offsets: dict[str, int] = {}
-        self._scans: dict[str, tuple[int, set[tuple[int, int]]]] = {}
+        self._scans: dict[str, BiffSheet] = {}
+        # calamine parses every sheet when it opens an xls: bound them all first (a far cell or
+        # a lying DIMENSIONS record aborts the process), even when intake was not run.
+        problem = xls_problem(self.stream, _XLS_LIMITS)
+        if problem is not None:
+            raise _Unreadable(problem[1], code=problem[0])
         self._globals()
 
     def _globals(self) -> None:
-        records = _biff_records(self.stream, 0)
+        records = biff_records(self.stream, 0)
         first = next(records, None)
         if first is None or first[0] != _BOF or struct.unpack_from("<H", first[1])[0] != 0x0600:
             raise _Unreadable("BIFF8（Excel 97–2003）形式ではありません")
@@ -511,7 +509,7 @@ class _Xls(_Package):
                 raise _Unreadable("パスワードで暗号化されたブックです")
             if rtype == _BOUNDSHEET:
                 pos, _state, dt = struct.unpack_from("<IBB", data)
-                name = _biff_short_string(data, 6)
+                name = biff_short_string(data, 6)
                 self.sheets.append(name)
                 self.offsets[name] = pos
                 if dt in (1, 6):  # Excel 4.0 macro sheet, VB module
@@ -560,56 +558,29 @@ class _Xls(_Package):
         c0, c1 = c0 & 0x3FFF, c1 & 0x3FFF
         return _Ref(self.sheets[first], min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1))
 
-    def _scan(self, sheet: str) -> tuple[int, set[tuple[int, int]]]:
-        """One walk over a sheet's records: the cells calamine would hold (the bounding box of
-        the value records: calamine ignores DIMENSIONS and blank cells) and the formula cells."""
-        cached = self._scans.get(sheet)
-        if cached is not None:
-            return cached
-        pos = self.offsets.get(sheet)
-        formulas: set[tuple[int, int]] = set()
-        r_min = c_min = 1 << 20
-        r_max = c_max = -1
-        if pos is not None:
-            unpack = struct.unpack_from
-            for rtype, data in _biff_records(self.stream, pos):
-                if rtype in _BIFF_CELLS:
-                    r, c = unpack("<HH", data)
-                    c_last = c
-                    if rtype == _FORMULA:
-                        formulas.add((r, c))
-                elif rtype == _MULRK:
-                    r, c = unpack("<HH", data)
-                    c_last = unpack("<H", data, len(data) - 2)[0]
-                else:
-                    continue
-                r_min, r_max = min(r_min, r), max(r_max, r)
-                c_min, c_max = min(c_min, c), max(c_max, c_last)
-        cells = (r_max - r_min + 1) * (c_max - c_min + 1) if r_max >= 0 else 0
-        self._scans[sheet] = (cells, formulas)
-        return cells, formulas
+    def _scan(self, sheet: str) -> BiffSheet:
+        """One walk over a sheet's records (intake's scan): the cells calamine would hold (the
+        bounding box of the value records) and the formula cells."""
+        scan = self._scans.get(sheet)
+        if scan is None:
+            pos = self.offsets.get(sheet)
+            scan = BiffSheet(None, set(), None, []) if pos is None else scan_biff_sheet(self.stream, pos)
+            self._scans[sheet] = scan
+        return scan
 
     def _formula_cells(self, sheet: str, cols: frozenset[int], last_row: int) -> set[tuple[int, int]]:
-        return {(r, c) for r, c in self._scan(sheet)[1] if c in cols and r <= last_row}
+        return {(r, c) for r, c in self._scan(sheet).formulas if c in cols and r <= last_row}
 
     def check_extent(self, sheet: str) -> None:
         # A single far cell (IV65536) makes calamine and to_python hold 16.7 million cells
-        # (1.2 GB, 2 s); intake checks only the xls container, so the extent is checked here.
+        # (1.2 GB, 2 s); the whole workbook was bounded at open, this is the per-sheet check.
         try:
-            cells = self._scan(sheet)[0]
+            cells = self._scan(sheet).cells
         except _PARSE_ERRORS as e:
             raise _Unreadable(_parse_message(e)) from e
         if cells > MAX_CELLS:
             raise _Unreadable(f"シート「{sheet}」のセル範囲が {cells:,} セルあり、上限 {MAX_CELLS:,} を超えています",
                               code="E108")
-
-
-def _biff_short_string(data: bytes, pos: int) -> str:
-    """ShortXLUnicodeString: a length byte, a flags byte, then Latin-1 or UTF-16 characters."""
-    cch, flags = struct.unpack_from("<BB", data, pos)
-    if flags & 1:
-        return data[pos + 2: pos + 2 + 2 * cch].decode("utf-16-le")
-    return data[pos + 2: pos + 2 + cch].decode("latin-1")
 
 
 def _open_package(data: bytes) -> _Package:
@@ -654,6 +625,9 @@ class _Grid:
         return None
 
 
+_INTERRUPTS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
 class _Values:
     """Sheets read on demand, each once."""
 
@@ -662,7 +636,10 @@ class _Values:
         try:
             self.book = CalamineWorkbook.from_filelike(BytesIO(data))
             self.sheets = set(self.book.sheet_names)
-        except Exception as e:  # anything calamine raises is about these bytes
+        except _INTERRUPTS:
+            raise
+        except BaseException as e:  # anything calamine raises is about these bytes; a Rust
+            # panic arrives as pyo3's PanicException, which derives from BaseException
             raise _Unreadable(_parse_message(e)) from e
         self._grids: dict[str, _Grid] = {}
 
@@ -673,7 +650,9 @@ class _Values:
             try:
                 ws = self.book.get_sheet_by_name(sheet)
                 rows, start = ws.to_python(), ws.start
-            except Exception as e:  # as above: calamine's errors are the file's
+            except _INTERRUPTS:
+                raise
+            except BaseException as e:  # as above: calamine's errors (and panics) are the file's
                 raise _Unreadable(_parse_message(e)) from e
             g = self._grids[sheet] = _Grid(rows, start)
         return g

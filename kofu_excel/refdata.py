@@ -422,15 +422,39 @@ def _read_csv(p: Path) -> list[tuple[int, list[Any]]]:
     return out
 
 
+def openpyxl_defused() -> bool:
+    """True when openpyxl parses XML through defusedxml (quality.md: checked before openpyxl
+    reads any untrusted file; ``OPENPYXL_DEFUSEDXML=False`` or a missing defusedxml turns it off)."""
+    import openpyxl.xml
+
+    return bool(openpyxl.xml.DEFUSEDXML)
+
+
 def _read_xlsx(p: Path) -> list[list[tuple[int, list[Any]]]]:
+    import io
+    import zlib
+    from xml.etree.ElementTree import ParseError
     from zipfile import BadZipFile
 
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    from kofu_excel.intake import check_workbook
+
+    if not openpyxl_defused():
+        raise _master_error(p.name, "openpyxl が defusedxml を使わない設定のため（OPENPYXL_DEFUSEDXML=False など）、"
+                                    "安全のため xlsx は読み込みません。CSV で指定してください")
+    data = p.read_bytes()
+    # The same pre-check as every submitted workbook: zip bombs, overlapping or duplicate
+    # members, far-away cells are refused before openpyxl inflates anything.
+    problem = check_workbook(data, "xlsx")
+    if problem is not None:
+        raise _master_error(p.name, f"{problem[1]}（{problem[0]}）")
+    broken = (BadZipFile, InvalidFileException, KeyError, OSError, ValueError, EOFError,
+              zlib.error, ParseError)
     try:
-        wb = load_workbook(p, read_only=True, data_only=True)
-    except (BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as e:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except broken as e:
         raise _master_error(
             p.name, f"Excel ブックとして読み込めません（{type(e).__name__}）"
         ) from None
@@ -448,6 +472,10 @@ def _read_xlsx(p: Path) -> list[list[tuple[int, list[Any]]]]:
                 rows.append((i, list(row)))
             out.append(rows)
         return out
+    except broken as e:  # read-only mode parses each sheet only now
+        raise _master_error(
+            p.name, f"Excel ブックとして読み込めません（{type(e).__name__}）"
+        ) from None
     finally:
         wb.close()
 

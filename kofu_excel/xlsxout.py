@@ -5,14 +5,15 @@
   as a formula if re-entered (``= + - @``, tab, CR, full-width ``＝＋－＠``) gets a quote prefix
   (OWASP ASVS 1.2.10).
 - Outputs go to a temporary file in the same folder, are fsynced and renamed, so a crash or
-  Ctrl-C leaves the earlier output intact.
+  Ctrl-C leaves the earlier output intact; the temp file a killed run leaves behind is removed
+  by the next write of the same output.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -47,6 +48,18 @@ def new_workbook(target: BytesIO, title: str = "") -> xlsxwriter.Workbook:
     # Fixed dates: the same inputs give the same bytes.
     wb.set_properties({"title": title, "author": "kofu-excel", "created": FIXED_CREATED})
     return wb
+
+
+class ClassicFormulaSheet(Worksheet):
+    """A worksheet for formulas that use only classic functions (SUM, IF, ROUND…).
+
+    xlsxwriter runs ~35 regex substitutions on every formula to prefix Excel 365 functions with
+    _xlfn.; a template has ~60 formulas, and this was a fifth of writing one. Our formulas are
+    fixed by the form definition and use none of those functions.
+    """
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        return formula[1:] if formula.startswith("=") else formula
 
 
 class Styles:
@@ -132,11 +145,21 @@ def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
         setattr(module, name, saved)
 
 
+def temp_path(path: Path) -> Path:
+    """The one temp file of an output, named after it: a run killed while writing leaves it
+    behind, and the next write of the same output removes it (no directory listing, which
+    would cost seconds when kofu-template writes 1,741 workbooks into one folder)."""
+    tag = hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]
+    return path.with_name(f"{TEMP_PREFIX}{tag}{path.suffix}")
+
+
 @contextlib.contextmanager
 def _temp_beside(path: Path) -> Iterator[Path]:
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = temp_path(path)
+    with contextlib.suppress(FileNotFoundError):
+        tmp_path.unlink()  # stale: left by a run killed while writing this output
+    # Created exclusively (never through a planted link), with the usual permissions.
+    os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
     try:
         yield tmp_path
     finally:
