@@ -80,12 +80,14 @@ class MergeResult:
         return sum(1 for it in self.items if it.status == status)
 
     def to_json(self) -> dict[str, Any]:
-        """cli.md's ``kofu-merge --json`` document."""
+        """cli.md's ``kofu-merge --json`` document (each input also carries the stable ``code``
+        of its reason, so a program need not parse the Japanese text)."""
         return {
             "output": str(self.output) if self.output is not None else None,
             "inputs": [{"path": it.path, "member": it.member, "sha256": it.sha256,
                         "kind": it.kind or "", "muni_code": it.muni_code or "",
-                        "status": it.status, "reason": it.reason or ""} for it in self.items],
+                        "status": it.status, "code": it.code or "", "reason": it.reason or ""}
+                       for it in self.items],
             "missing": self.missing,
             "totals": self.totals,
         }

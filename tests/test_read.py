@@ -466,3 +466,11 @@ def test_xls_with_far_cell_refused_E108_before_calamine(tmp_path, plan):
     book = read_book(bad, "xls")
     refused(book, "E108")
     assert "基本情報" in book.findings[0].message
+
+
+def test_carriage_return_in_cell_text_read_back_not_as_x000D_escape(plan):
+    def edit(wb: openpyxl.Workbook) -> None:
+        wb["基本情報"]["B8"] = "市民課\r\n窓口係"
+
+    book = read_book(with_openpyxl(plan, edit), "xlsx")
+    assert book.cells["basic.department"].value == "市民課\r\n窓口係"
