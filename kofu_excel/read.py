@@ -837,9 +837,6 @@ def _read_cells(book: Book, pkg: _Package, values: _Values, kind: str, refs: dic
         last[ref.sheet] = max(last.get(ref.sheet, 0), ref.r1)
     formulas = {sheet: pkg.formula_cells(sheet, frozenset(c), last[sheet]) for sheet, c in cols.items()}
     cells = book.cells
-    # xlsx text escapes characters XML cannot hold as _xHHHH_ (a CR typed in a cell is
-    # _x000D_); calamine hands them over as written.
-    escaped = isinstance(pkg, _Xlsx)
     for slot in slots:
         ref = refs[slot.key]
         sheet = ref.sheet
@@ -857,8 +854,6 @@ def _read_cells(book: Book, pkg: _Package, values: _Values, kind: str, refs: dic
             col_values.extend([None] * (n - len(col_values)))
         else:
             col_values = [None] * n
-        if escaped and any(type(v) is str and "_x" in v for v in col_values):
-            col_values = [_unescape_ooxml(v) if type(v) is str else v for v in col_values]
         if ref.r0 == p.first_row and ref.c0 == p.col and not found:
             # The usual case: the name still points at the definition's own cells.
             for entry, v in zip(slot.entries, col_values, strict=True):
@@ -868,14 +863,6 @@ def _read_cells(book: Book, pkg: _Package, values: _Values, kind: str, refs: dic
         for i, (entry, v) in enumerate(zip(slot.entries, col_values, strict=True)):
             row = ref.r0 + i
             cells[entry.id] = RawCell(None if v == "" else v, sheet, a1(row, col), (row, col) in found)
-
-
-_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-
-
-def _unescape_ooxml(text: str) -> str:
-    """ST_Xstring escapes: _x000D_ → CR; _x005F_ escapes a literal underscore."""
-    return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
 def _read_summary(book: Book, values: _Values) -> None:
