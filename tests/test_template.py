@@ -276,3 +276,16 @@ def test_formulas_written_as_given_and_evaluate_in_libreoffice(tmp_path, master)
     out.mkdir()
     computed = openpyxl.load_workbook(convert(src, "xlsx", out), data_only=True)["交付枚数想定"]
     assert (computed["C5"].value, computed["C6"].value) == (1250, 1300)
+
+
+def test_cli_output_piped_into_head_ends_quietly(tmp_path):
+    """`kofu fields --json | head`: a closed pipe is not an error to report."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kofu = Path(sys.executable).parent / "kofu"
+    proc = subprocess.run(f"'{kofu}' fields --kind plan --json | head -1", shell=True,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "{"
+    assert "E999" not in proc.stderr and "Traceback" not in proc.stderr

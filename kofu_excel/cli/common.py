@@ -6,6 +6,7 @@ Exit status (cli.md): 0 all inputs accepted/valid; 1 done but some input rejecte
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -54,6 +55,11 @@ class KofuCommand(click.Command):
         except KeyboardInterrupt:
             click.echo("E990: 中断しました（出力ファイルは変更していません）", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`kofu fields --json | head`): nothing left to say to it.
+            with contextlib.suppress(OSError):
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the exit-time flush
+            ctx.exit(EXIT_OK)
         except Exception as exc:  # last resort: never a traceback for a user
             if os.environ.get("KOFU_DEBUG"):
                 raise
