@@ -66,3 +66,14 @@ def convert(src: Path, fmt: str, out_dir: Path) -> Path:
     out = out_dir / (src.stem + "." + fmt.split(":")[0])
     assert out.exists(), f"LibreOffice did not write {out}"
     return out
+
+
+def data_rows(path: Path) -> list[tuple]:
+    """The rows of a summary's データ sheet (below the header), read with openpyxl."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return [tuple(r) for r in wb["データ"].iter_rows(min_row=2, values_only=True)]
+    finally:
+        wb.close()

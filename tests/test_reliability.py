@@ -28,10 +28,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 import pytest
 from click.testing import CliRunner, Result
-from conftest import convert, require_soffice
+from conftest import convert, data_rows, require_soffice
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from intake_fixtures import (
@@ -57,14 +56,6 @@ from kofu_excel.xlsxout import TEMP_PREFIX
 
 PREF = "31"  # 鳥取県: 19 municipalities
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def data_rows(path: Path) -> list[tuple[Any, ...]]:
-    wb = openpyxl.load_workbook(path, read_only=True)
-    try:
-        return [tuple(r) for r in wb["データ"].iter_rows(min_row=2, values_only=True)]
-    finally:
-        wb.close()
 
 
 def one_line_error(res: Result, code: str) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 import openpyxl
 import pytest
 from click.testing import CliRunner, Result
+from conftest import data_rows
 from intake_fixtures import (
     RawEntry,
     compound_file,
@@ -315,14 +316,6 @@ def test_lying_dimension_read_in_full(hostile, master, schedule, tmp_path):
     want = [r for r in data_rows(alone) if r[0] == code]
     assert len(want) > 100
     assert [r for r in data_rows(hostile["out"]) if r[0] == code] == want
-
-
-def data_rows(path: Path) -> list[tuple[Any, ...]]:
-    wb = openpyxl.load_workbook(path, read_only=True)
-    try:
-        return [tuple(r) for r in wb["データ"].iter_rows(min_row=2, values_only=True)]
-    finally:
-        wb.close()
 
 
 def xml_parts(path: Path) -> dict[str, bytes]:
