@@ -176,12 +176,11 @@ class _Writer:
             props["bg_color"] = ERROR_FILL if mark[0] == "error" else WARN_FILL
             ws.write_comment(row, col, mark[1], {"x_scale": 2.5, "y_scale": 2, "font_name": "游ゴシック"})
         value = self.values.get(entry.id)
-        if isinstance(value, str) and f.type in ("int", "yen", "month", "date") :
+        if isinstance(value, str) and f.type in ("int", "yen", "month", "date"):
+            # Typed as text (an annotated copy shows what was sent): keep it text.
             write_text(ws, row, col, value, self.s, **{**props, "num_format": "@"})
         else:
-            write_value(ws, row, col, value, self.s, **props)
-        if value is None:
-            ws.write_blank(row, col, None, self.s(**props))
+            write_value(ws, row, col, value, self.s, **props)  # a blank keeps its input format
 
     def _num(self, cid: str) -> float | None:
         v = self.values.get(cid)
