@@ -28,7 +28,7 @@ from .model import Book
 from .refdata import Master, Schedule
 from .report import KIND_LABELS, SEVERITY_LABELS, field_label, row_height
 from .template import ERROR_FILL, HEADER_FILL, WARN_FILL, workbook_bytes
-from .xlsxout import Styles, write_atomic, write_text, write_value
+from .xlsxout import Styles, write_atomic, write_text, write_title, write_value
 
 RESULT_SHEET = "確認結果"
 SUFFIX = "_確認結果.xlsx"
@@ -88,8 +88,7 @@ def _result_sheet(book: Book, master: Master | None) -> Any:
 
     def build(wb: xlsxwriter.Workbook, s: Styles) -> None:
         ws = wb.add_worksheet(RESULT_SHEET)
-        write_text(ws, 0, 0, f"{KIND_LABELS.get(book.kind, book.kind)}の確認結果（差し戻し）", s,
-                   bold=True, font_size=14)
+        write_title(ws, f"{KIND_LABELS.get(book.kind, book.kind)}の確認結果（差し戻し）", s)
         write_text(ws, 1, 0, who, s, bold=True)
         write_text(ws, 2, 0, f"提出ファイル：{_sent_name(book)}", s)
         write_text(ws, 3, 0, f"エラー {errors} 件・警告 {warnings} 件。赤色（エラー）のセルを修正し、"

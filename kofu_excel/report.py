@@ -18,7 +18,7 @@ from xlsxwriter.worksheet import Worksheet
 from . import forms
 from .cells import display_width
 from .refdata import Master
-from .xlsxout import Styles, build_xlsx, write_atomic, write_text, write_value
+from .xlsxout import Styles, build_xlsx, write_atomic, write_text, write_title, write_value
 
 if TYPE_CHECKING:
     from .pipeline import FileResult
@@ -90,7 +90,7 @@ def _table(wb: xlsxwriter.Workbook, s: Styles, sheet: str, title: str, columns: 
            rows: Sequence[tuple[list[Any], str]], mark_col: str,
            number_cols: Sequence[str] = ()) -> None:
     ws: Worksheet = wb.add_worksheet(sheet)
-    write_text(ws, 0, 0, title, s, bold=True, font_size=14)
+    write_title(ws, title, s)
     for c, label in enumerate(columns):
         write_text(ws, 2, c, label, s, bold=True, bg_color=_HEADER_FILL, border=1, text_wrap=True,
                    valign="vcenter")

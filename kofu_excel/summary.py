@@ -46,6 +46,7 @@ from .xlsxout import (
     needs_quote,
     write_atomic,
     write_text,
+    write_title,
     write_value,
 )
 
@@ -492,7 +493,7 @@ def _muni_name(master: Master, code: str) -> tuple[str, str]:
 def _overview(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
     ws = wb.add_worksheet("概要")
     title = f"マイナンバーカード交付円滑化計画 とりまとめ表（{sm.scope_name}）"
-    write_text(ws, 0, 0, title, s, bold=True, font_size=14)
+    write_title(ws, title, s)
     label = {"bold": True, "bg_color": HEADER_FILL, "border": 1}
     cell = {"border": 1}
     rows: list[tuple[str, Any]] = [

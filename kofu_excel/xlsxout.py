@@ -92,6 +92,13 @@ def write_text(ws: Worksheet, row: int, col: int, text: str, styles: Styles, **p
         raise KofuError("E902", f"セル {row + 1}行{col + 1}列 に文字列を書き込めませんでした（コード {rc}）")
 
 
+def write_title(ws: Worksheet, text: str, styles: Styles, row: int = 0) -> None:
+    """A sheet's title line: 14 pt bold, with the row made tall enough for it (LibreOffice
+    does not grow a row for a larger font by itself and clips the text)."""
+    ws.set_row(row, 24)
+    write_text(ws, row, 0, text, styles, bold=True, font_size=14)
+
+
 def write_value(ws: Worksheet, row: int, col: int, value: Any, styles: Styles, **props: Any) -> None:
     """Write a cell value by its type — never through xlsxwriter's guessing ``write()``."""
     if value is None:
