@@ -22,7 +22,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from functools import cache
@@ -945,6 +945,14 @@ class ReviewConfig:
     backlog_months: float  # [f1] backlog above this many months of issuance → urgent
     plan_ratio: float  # [f1] cumulative issued below this share of plan → advise
     letters: dict[str, Any] = field(default_factory=dict)  # [letters] sender, contact, doc_number …
+    # [limits] overrides of intake.Limits (sizes, ratios, depths) — only what the user set.
+    limits: dict[str, float] = field(default_factory=dict)
+
+    def intake_limits(self) -> Any:
+        """The intake bounds: the defaults of intake.Limits with this file's [limits] applied."""
+        from kofu_excel.intake import Limits
+
+        return Limits(**self.limits)
 
 
 # field → (section, lowest allowed, highest allowed, lowest is exclusive)
@@ -978,6 +986,7 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
     user = _read_user_toml(path, "設定ファイル", E_CONFIG)
     base = _builtin_config_data()
     merged = {section: dict(values) for section, values in base.items()}
+    limits = _limits_from(user.pop("limits", {}), what)
     for section, values in user.items():
         if section not in base:
             raise KofuError(E_CONFIG, f"{what}: [{section}] は不明な項目です")
@@ -1000,7 +1009,29 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
                     f"（{type(default).__name__} で指定してください）",
                 )
             merged[section][key] = value
-    return _config_from(merged, what)
+    return replace(_config_from(merged, what), limits=limits)
+
+
+def _limits_from(values: Any, what: str) -> dict[str, float]:
+    """[limits]: intake's bounds, each a positive finite number (raised or lowered, never off)."""
+    from dataclasses import fields
+
+    from kofu_excel.intake import Limits
+
+    if not isinstance(values, dict):
+        raise KofuError(E_CONFIG, f"{what}: limits は表（[limits]）で指定してください")
+    known = {f.name: f.type for f in fields(Limits)}
+    out: dict[str, float] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise KofuError(E_CONFIG, f"{what}: [limits] の「{key}」は不明な項目です"
+                                      f"（指定できるもの：{'、'.join(known)}）")
+        whole = key != "max_ratio"
+        if not (_is_int(value) if whole else _is_number(value)) or not 0 < value < 2**63:
+            kind = "1 以上の整数" if whole else "0 より大きい数"
+            raise KofuError(E_CONFIG, f"{what}: [limits] {key} は {kind}で指定してください（{value!r}）")
+        out[key] = value
+    return out
 
 
 def _config_from(d: Mapping[str, Any], what: str) -> ReviewConfig:

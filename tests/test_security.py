@@ -625,3 +625,33 @@ def test_letters_escape_municipal_markup(injected):
     joined = "\n".join(pages)
     assert "<script>" not in joined
     assert "&lt;script&gt;" in joined  # the invalid e-mail address is quoted back, as text
+
+
+def test_operator_lowers_a_limit_in_config_and_the_cli_applies_it(tmp_path: Path) -> None:
+    """quality.md: each limit overridable by the operator ([limits] in the --config TOML)."""
+    from intake_fixtures import zip_bytes
+
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "many.zip").write_bytes(zip_bytes([(f"m{i}.txt", b"x") for i in range(12)]))
+    cfg = tmp_path / "limits.toml"
+    cfg.write_text("[limits]\nmax_entries = 10\n", encoding="utf-8")
+    for cmd in (["merge", str(inbox), "-o", str(tmp_path / "s.xlsx"), "--json"],
+                ["validate", str(inbox), "--json"]):
+        plain = CliRunner().invoke(main, cmd)
+        lowered = CliRunner().invoke(main, [*cmd, "--config", str(cfg)])
+        assert "E112" not in plain.output
+        assert "E112" in lowered.output, lowered.output
+
+
+@pytest.mark.parametrize("text", ["[limits]\nmax_entries = 0\n", "[limits]\nmax_entries = -5\n",
+                                  "[limits]\nmax_ratio = inf\n", "[limits]\nunbounded = 1\n",
+                                  "[limits]\nmax_entries = 1.5\n"])
+def test_limits_in_config_can_never_be_switched_off(tmp_path: Path, text: str) -> None:
+    from kofu_excel.refdata import load_config
+
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(KofuError) as err:
+        load_config(cfg)
+    assert err.value.code == "E503"

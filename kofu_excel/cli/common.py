@@ -95,7 +95,8 @@ def schedule_option(f: F) -> F:
 
 def config_option(f: F) -> F:
     return click.option("--config", type=click.Path(exists=True, dir_okay=False),
-                        help="確認・助言の基準値と文書の設定（TOML） / review and letter settings")(f)
+                        help="確認・助言の基準値、文書の設定、取込の上限（[limits]）を変える設定ファイル（TOML）"
+                             " / review thresholds, letter settings and intake limits")(f)
 
 
 def passwords_option(f: F) -> F:

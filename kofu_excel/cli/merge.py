@@ -65,9 +65,11 @@ def merge_cmd(ctx: click.Context, paths: tuple[str, ...], out: str, master: str 
               config: str | None, as_json: bool) -> None:
     bar = ProgressBar("とりまとめ中") if show_progress(as_json) else None
     try:
+        cfg = load_config(config)
         result = merge(list(paths), out, master=load_master(master), pref=pref, level=level,
                        passwords=read_passwords(passwords) if passwords else (),
-                       schedule=load_schedule(schedule), config=load_config(config), progress=bar)
+                       schedule=load_schedule(schedule), config=cfg, limits=cfg.intake_limits(),
+                       progress=bar)
     finally:
         if bar is not None:
             bar.close()

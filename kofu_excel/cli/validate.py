@@ -11,13 +11,14 @@ import click
 from ..findings import KofuError
 from ..intake import read_passwords
 from ..pipeline import E_MISSING, E_NOTHING, FileResult, ValidationRun, validate_paths
-from ..refdata import load_master
+from ..refdata import load_config, load_master
 from .common import (
     EXIT_FAIL,
     EXIT_OK,
     EXIT_SOME_BAD,
     ProgressBar,
     command,
+    config_option,
     echo_json,
     json_option,
     master_option,
@@ -73,10 +74,11 @@ def render(run: ValidationRun) -> list[str]:
 @master_option
 @click.option("--pref", help="とりまとめ対象の都道府県（コード 01 または名称）。他の都道府県の団体はエラー"
                              " / only municipalities of this prefecture are valid")
+@config_option
 @click.pass_context
 def validate_cmd(ctx: click.Context, paths: tuple[str, ...], report: str | None,
                  annotate: str | None, as_json: bool, passwords: str | None, master: str | None,
-                 pref: str | None) -> None:
+                 pref: str | None, config: str | None) -> None:
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         raise KofuError(E_MISSING, f"指定されたファイル・フォルダが見つかりません：{'、'.join(missing)}")
@@ -85,7 +87,8 @@ def validate_cmd(ctx: click.Context, paths: tuple[str, ...], report: str | None,
     try:
         run = validate_paths(list(paths), passwords=read_passwords(passwords) if passwords else (),
                              master=load_master(master), pref=pref, report=report,
-                             annotate=annotate, progress=progress)
+                             annotate=annotate, progress=progress,
+                             limits=load_config(config).intake_limits())
     finally:
         if bar is not None:
             bar.close()
