@@ -9,13 +9,12 @@ import click
 from ..letters import FORMATS, render_letters
 from ..refdata import load_master
 from .common import (
-    ProgressBar,
     command,
     config_option,
     echo_json,
     json_option,
     master_option,
-    show_progress,
+    progress_bar,
 )
 
 
@@ -53,14 +52,10 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 def advise_cmd(summary: str, out_dir: str, fmt: str, templates_dir: str | None, config: str | None,
                master: str | None, missing: bool, muni: tuple[str, ...], letter_date: dt.date | None,
                due: dt.date | None, as_json: bool) -> None:
-    bar = ProgressBar("文書を作成中") if show_progress(as_json) else None
-    try:
+    with progress_bar("文書を作成中", as_json) as bar:
         result = render_letters(summary, out_dir, fmt=fmt, templates_dir=templates_dir,
                                 config=config, missing=missing, munis=muni, date=letter_date,
                                 master=load_master(master), due=due, progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
     if as_json:
         echo_json(result.to_json())
         return

@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -139,3 +139,23 @@ class ProgressBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, as_json: bool) -> Iterator[ProgressBar | None]:
+    """A ProgressBar while a library call runs (None when no bar is shown), always closed."""
+    bar = ProgressBar(label) if show_progress(as_json) else None
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def emit(result: Any, as_json: bool, render: Callable[[Any], Iterable[str]]) -> None:
+    """The result as --json (its ``to_json()``), or as the command's Japanese lines."""
+    if as_json:
+        echo_json(result.to_json())
+        return
+    for line in render(result):
+        click.echo(line)

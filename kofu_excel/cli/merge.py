@@ -10,15 +10,14 @@ from ..merge import E_NOTHING, MergeResult, merge
 from ..refdata import load_config, load_master, load_schedule
 from ..summary import STATUS_LABELS, STATUSES
 from .common import (
-    ProgressBar,
     command,
     config_option,
-    echo_json,
+    emit,
     json_option,
     master_option,
     passwords_option,
+    progress_bar,
     schedule_option,
-    show_progress,
 )
 
 
@@ -63,21 +62,13 @@ def render(result: MergeResult) -> list[str]:
 def merge_cmd(ctx: click.Context, paths: tuple[str, ...], out: str, master: str | None,
               pref: str | None, level: str, passwords: str | None, schedule: str | None,
               config: str | None, as_json: bool) -> None:
-    bar = ProgressBar("とりまとめ中") if show_progress(as_json) else None
-    try:
-        cfg = load_config(config)
+    cfg = load_config(config)
+    with progress_bar("とりまとめ中", as_json) as bar:
         result = merge(list(paths), out, master=load_master(master), pref=pref, level=level,
                        passwords=read_passwords(passwords) if passwords else (),
                        schedule=load_schedule(schedule), config=cfg, limits=cfg.intake_limits(),
                        progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    if as_json:
-        echo_json(result.to_json())
-    else:
-        for line in render(result):
-            click.echo(line)
+    emit(result, as_json, render)
     if result.output is None:
         click.echo(f"{E_NOTHING}: 取り込めるブックがありませんでした。とりまとめ表は作成していません"
                    "（既存の出力ファイルは変更していません）", err=True)

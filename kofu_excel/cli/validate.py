@@ -4,7 +4,6 @@ send back."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 import click
 
@@ -16,14 +15,13 @@ from .common import (
     EXIT_FAIL,
     EXIT_OK,
     EXIT_SOME_BAD,
-    ProgressBar,
     command,
     config_option,
-    echo_json,
+    emit,
     json_option,
     master_option,
     passwords_option,
-    show_progress,
+    progress_bar,
 )
 
 _HEAD = {"valid": "OK", "invalid": "NG", "unreadable": "NG（読込不可）", "ignored": "対象外"}
@@ -82,21 +80,12 @@ def validate_cmd(ctx: click.Context, paths: tuple[str, ...], report: str | None,
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         raise KofuError(E_MISSING, f"指定されたファイル・フォルダが見つかりません：{'、'.join(missing)}")
-    bar = ProgressBar("読込・検証中") if show_progress(as_json) else None
-    progress: Callable[[int, int], None] | None = bar
-    try:
+    limits = load_config(config).intake_limits()
+    with progress_bar("読込・検証中", as_json) as bar:
         run = validate_paths(list(paths), passwords=read_passwords(passwords) if passwords else (),
                              master=load_master(master), pref=pref, report=report,
-                             annotate=annotate, progress=progress,
-                             limits=load_config(config).intake_limits())
-    finally:
-        if bar is not None:
-            bar.close()
-    if as_json:
-        echo_json(run.to_json())
-    else:
-        for line in render(run):
-            click.echo(line)
+                             annotate=annotate, progress=bar, limits=limits)
+    emit(run, as_json, render)
     if run.nothing_found:
         click.echo(f"{E_NOTHING}: 検証できるブックが見つかりませんでした（対象外のファイルのみ）", err=True)
         ctx.exit(EXIT_FAIL)
