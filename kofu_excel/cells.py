@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import date, datetime, time
 
 from xlsxwriter.utility import (
     quote_sheetname,
@@ -15,6 +16,7 @@ from xlsxwriter.utility import (
 __all__ = [
     "a1",
     "a1_range",
+    "cell_text",
     "col_name",
     "display_width",
     "range_ref",
@@ -67,3 +69,17 @@ def parse_range(ref: str) -> tuple[str, tuple[int, int, int, int]]:
 def display_width(text: str) -> int:
     """Width in Excel character units: East Asian wide characters count as two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def cell_text(v: object) -> str:
+    """A cell value as plain text: blank → '', 13101.0 → '13101', a date (or a datetime at
+    midnight) → ISO date, anything else as typed, without surrounding spaces."""
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, datetime):
+        return v.date().isoformat() if v.time() == time() else v.isoformat()
+    if isinstance(v, date):
+        return v.isoformat()
+    return str(v).strip()
