@@ -152,8 +152,8 @@ def prepare(work: Path, n: int, seed: int) -> dict:
 
     from kofu_excel import forms
     from kofu_excel.cells import rowcol
-    from kofu_excel.refdata import load_master, load_schedule
     from kofu_excel.demo.sample import make_samples, sample_population, sample_values
+    from kofu_excel.refdata import load_master, load_schedule
     from kofu_excel.template import workbook_bytes
 
     master, schedule = load_master(None), load_schedule(None)

@@ -15,11 +15,11 @@ import pytest
 from conftest import convert
 
 from kofu_excel import forms, periods
+from kofu_excel.demo.sample import sample_population, sample_values
 from kofu_excel.findings import KofuError
 from kofu_excel.merge import merge
 from kofu_excel.model import NA
 from kofu_excel.refdata import Municipality
-from kofu_excel.demo.sample import sample_population, sample_values
 from kofu_excel.summary import (
     DATA_COLUMNS,
     FINDINGS_COLUMNS,

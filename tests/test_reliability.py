@@ -47,10 +47,10 @@ from test_security import tiny_xls
 
 from kofu_excel import forms
 from kofu_excel.cli import main
-from kofu_excel.findings import KofuError
 from kofu_excel.demo.builders import zipcrypto_zip
-from kofu_excel.merge import merge
 from kofu_excel.demo.sample import sample_population, sample_values
+from kofu_excel.findings import KofuError
+from kofu_excel.merge import merge
 from kofu_excel.template import workbook_bytes
 from kofu_excel.xlsxout import TEMP_PREFIX
 

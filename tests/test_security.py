@@ -45,9 +45,9 @@ from read_fixtures import rewrite_zip, set_name, sheet_part, with_openpyxl
 
 from kofu_excel import forms, intake
 from kofu_excel.cli import main
+from kofu_excel.demo.sample import sample_population, sample_values
 from kofu_excel.findings import KofuError
 from kofu_excel.refdata import load_master, openpyxl_defused
-from kofu_excel.demo.sample import sample_population, sample_values
 from kofu_excel.template import file_name, workbook_bytes
 
 PREF = "31"  # 鳥取県: 19 municipalities

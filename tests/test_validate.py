@@ -10,9 +10,9 @@ import pandera.pandas as pa
 import pytest
 
 from kofu_excel import forms
+from kofu_excel.demo.sample import sample_values
 from kofu_excel.model import NA, Book, RawCell
 from kofu_excel.read import read_book
-from kofu_excel.demo.sample import sample_values
 from kofu_excel.validate import validate_books
 
 PLAN_CODES = {"E201", "E202", "E203", "E204", "E209", "E301", "E303", "E308"}

@@ -6,8 +6,8 @@ import click
 
 from .. import forms
 from ..demo.inbox import make_inbox
-from ..refdata import load_master, load_schedule
 from ..demo.sample import make_samples
+from ..refdata import load_master, load_schedule
 from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
 
 
