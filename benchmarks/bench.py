@@ -43,20 +43,22 @@ TARGETS = {
 
 def task_merge(work: Path) -> dict:
     from kofu_excel.merge import merge
+    from kofu_excel.model import BatchOptions
     from kofu_excel.refdata import load_master
 
     out = work / "out" / "national.xlsx"
-    result = merge([work / "plans"], out, master=load_master(None), level="national")
+    result = merge([work / "plans"], out, BatchOptions(master=load_master(None)), level="national")
     doc = result.to_json()
     return {"accepted": sum(1 for i in doc["inputs"] if i["status"] == "accepted"),
             "totals": doc["totals"]}
 
 
 def task_validate(work: Path) -> dict:
-    from kofu_excel.pipeline import load_batch
+    from kofu_excel.model import BatchOptions
+    from kofu_excel.pipeline.batch import load_batch
     from kofu_excel.refdata import load_master
 
-    batch = load_batch([work / "plans"], master=load_master(None))
+    batch = load_batch([work / "plans"], BatchOptions(master=load_master(None)))
     return {"valid": sum(1 for b in batch.books if b.status == "valid")}
 
 
