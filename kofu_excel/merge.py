@@ -14,7 +14,7 @@ municipality's own accepted workbook is among the inputs too, it wins over the s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -23,8 +23,8 @@ from typing import Any
 
 from . import forms, periods
 from .findings import Finding, KofuError
-from .model import NA, BatchOptions, Book, muni_code_of
-from .pipeline import Item, gc_paused, load_batch
+from .model import NA, BatchOptions, Book, Progress, muni_code_of
+from .pipeline import E_NOTHING, E_OUTPUT_IS_INPUT, Item, gc_paused, load_batch
 from .refdata import (
     Master,
     ReviewConfig,
@@ -47,16 +47,12 @@ from .summary import (
 
 __all__ = ["E_NOTHING", "E_OUTPUT_IS_INPUT", "E_PREF", "MergeResult", "merge"]
 
-E_NOTHING = "E109"  # nothing usable among the inputs: no output (exit 2); the pipeline's code
-E_OUTPUT_IS_INPUT = "E903"  # the output path is one of the inputs
 E_PREF = "E905"  # the prefecture cannot be told (several among the inputs) or --pref is misused
 
 LEVELS = ("prefecture", "national")
 SUMMARY_KIND = "summary"
 R_SUMMARY_AT_PREF = ("とりまとめ表は都道府県のとりまとめでは取り込みません"
                      "（全国のとりまとめは --level national で行います）")
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass

@@ -90,7 +90,7 @@ class Book(HasFindings):
     # Normalised cells per table, made ahead of validation (validate.prepare) and consumed by it.
     prepared: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    # Books cross process boundaries (parallel.py): the cells of a form go as a plain list of
+    # Books cross process boundaries (pipeline/pool.py): the cells of a form go as a plain list of
     # values in catalog order plus the few cells found elsewhere, ~5x cheaper than 246 tuples.
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

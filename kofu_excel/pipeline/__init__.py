@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from kofu_excel.intake import Item, read_passwords
 
-from .batch import Batch, gc_paused, load_batch
-from .validation import E_MISSING, E_NOTHING, ValidationRun, file_results, validate_paths
+from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
+from .validation import E_MISSING, ValidationRun, file_results, validate_paths
 
 __all__ = [
     "E_MISSING",
     "E_NOTHING",
+    "E_OUTPUT_IS_INPUT",
     "Batch",
     "Item",
     "ValidationRun",

@@ -17,14 +17,12 @@ from kofu_excel.model import BatchOptions, FileResult
 from kofu_excel.refdata import load_master
 from kofu_excel.report import write_report
 
-from .batch import Batch, gc_paused, load_batch
+from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
 
 __all__ = ["E_MISSING", "E_NOTHING", "E_OUTPUT_IS_INPUT", "ValidationRun", "file_results",
            "validate_paths"]
 
-E_NOTHING = "E109"  # nothing to validate among the inputs (exit 2)
 E_MISSING = "E101"  # a path given on the command line does not exist (as intake says it)
-E_OUTPUT_IS_INPUT = "E903"
 
 
 @dataclass

@@ -6,7 +6,7 @@ actuals; the benchmark a municipality's figures are compared with (review rule R
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -95,7 +95,6 @@ _MILESTONE_KEYS = {"month", "low", "high", "label", "note"}
 _REPORTED_KEYS = {"as_of", "cards", "rate", "note"}
 
 
-
 @cache
 def _builtin_schedule_data() -> dict[str, Any]:
     return read_toml(data_text("schedule.toml"), "組み込みのスケジュール", E_SCHEDULE)
@@ -122,6 +121,16 @@ def load_schedule(path: str | Path | None = None) -> Schedule:
     return _schedule_from({**_builtin_schedule_data(), **user}, what)
 
 
+def _check_entry(entry: Any, keys: set[str], where: str,
+                 bad: Callable[[str], KofuError]) -> None:
+    """One [[milestones]] or [[reported]] entry: a table holding only the keys it may."""
+    if not isinstance(entry, dict):
+        raise bad(f"{where}が表になっていません")
+    for key in entry:
+        if key not in keys:
+            raise bad(f"{where}: 「{key}」は不明な項目です")
+
+
 def _schedule_from(d: Mapping[str, Any], what: str) -> Schedule:
     def bad(detail: str) -> KofuError:
         return KofuError(E_SCHEDULE, f"{what}: {detail}")
@@ -146,11 +155,7 @@ def _schedule_from(d: Mapping[str, Any], what: str) -> Schedule:
     milestones: list[Milestone] = []
     for i, m in enumerate(raw, 1):
         where = f"milestones の{i}番目"
-        if not isinstance(m, dict):
-            raise bad(f"{where}が表になっていません")
-        for key in m:
-            if key not in _MILESTONE_KEYS:
-                raise bad(f"{where}: 「{key}」は不明な項目です")
+        _check_entry(m, _MILESTONE_KEYS, where, bad)
         month = m.get("month")
         if not is_month(month):
             raise bad(f"{where}: month は YYYY-MM（例: 2020-07）で指定してください")
@@ -171,11 +176,7 @@ def _schedule_from(d: Mapping[str, Any], what: str) -> Schedule:
     reported: list[ReportedFigure] = []
     for i, r in enumerate(d.get("reported", []) or [], 1):
         where = f"reported の{i}番目"
-        if not isinstance(r, dict):
-            raise bad(f"{where}が表になっていません")
-        for key in r:
-            if key not in _REPORTED_KEYS:
-                raise bad(f"{where}: 「{key}」は不明な項目です")
+        _check_entry(r, _REPORTED_KEYS, where, bad)
         try:
             as_of = toml_date(r.get("as_of"))
         except (ValueError, TypeError):
