@@ -43,20 +43,22 @@ TARGETS = {
 
 def task_merge(work: Path) -> dict:
     from kofu_excel.merge import merge
+    from kofu_excel.model import BatchOptions
     from kofu_excel.refdata import load_master
 
     out = work / "out" / "national.xlsx"
-    result = merge([work / "plans"], out, master=load_master(None), level="national")
+    result = merge([work / "plans"], out, BatchOptions(master=load_master(None)), level="national")
     doc = result.to_json()
     return {"accepted": sum(1 for i in doc["inputs"] if i["status"] == "accepted"),
             "totals": doc["totals"]}
 
 
 def task_validate(work: Path) -> dict:
-    from kofu_excel.pipeline import load_batch
+    from kofu_excel.model import BatchOptions
+    from kofu_excel.pipeline.batch import load_batch
     from kofu_excel.refdata import load_master
 
-    batch = load_batch([work / "plans"], master=load_master(None))
+    batch = load_batch([work / "plans"], BatchOptions(master=load_master(None)))
     return {"valid": sum(1 for b in batch.books if b.status == "valid")}
 
 
@@ -152,8 +154,8 @@ def prepare(work: Path, n: int, seed: int) -> dict:
 
     from kofu_excel import forms
     from kofu_excel.cells import rowcol
+    from kofu_excel.demo.sample import make_samples, sample_population, sample_values
     from kofu_excel.refdata import load_master, load_schedule
-    from kofu_excel.sample import make_samples, sample_population, sample_values
     from kofu_excel.template import workbook_bytes
 
     master, schedule = load_master(None), load_schedule(None)

@@ -14,7 +14,7 @@ municipality's own accepted workbook is among the inputs too, it wins over the s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -23,9 +23,8 @@ from typing import Any
 
 from . import forms, periods
 from .findings import Finding, KofuError
-from .intake import Item, Limits
-from .model import NA, Book
-from .pipeline import gc_paused, load_batch
+from .model import NA, BatchOptions, Book, Progress, muni_code_of
+from .pipeline import E_NOTHING, E_OUTPUT_IS_INPUT, Item, gc_paused, load_batch
 from .refdata import (
     Master,
     ReviewConfig,
@@ -48,16 +47,12 @@ from .summary import (
 
 __all__ = ["E_NOTHING", "E_OUTPUT_IS_INPUT", "E_PREF", "MergeResult", "merge"]
 
-E_NOTHING = "E109"  # nothing usable among the inputs: no output (exit 2); the pipeline's code
-E_OUTPUT_IS_INPUT = "E903"  # the output path is one of the inputs
 E_PREF = "E905"  # the prefecture cannot be told (several among the inputs) or --pref is misused
 
 LEVELS = ("prefecture", "national")
 SUMMARY_KIND = "summary"
 R_SUMMARY_AT_PREF = ("とりまとめ表は都道府県のとりまとめでは取り込みません"
                      "（全国のとりまとめは --level national で行います）")
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -97,20 +92,16 @@ class MergeResult:
 def merge(
     paths: Iterable[str | Path],
     out: str | Path,
-    master: Master | None = None,
-    pref: str | None = None,
+    options: BatchOptions | None = None,
     level: str = "prefecture",
-    passwords: Sequence[str] = (),
     schedule: Schedule | None = None,
     config: ReviewConfig | None = None,
-    limits: Limits | None = None,
-    today: date | None = None,
-    progress: Progress | None = None,
 ) -> MergeResult:
     """Merge every workbook found under ``paths`` into the summary workbook ``out``.
 
-    ``level="prefecture"``: the rows are the master's municipalities of ``pref`` (a code or
-    name), or — when omitted — of the one prefecture all accepted workbooks belong to
+    ``options`` says how to read the batch (passwords, master, limits, progress …).
+    ``level="prefecture"``: the rows are the master's municipalities of ``options.pref`` (a
+    code or name), or — when omitted — of the one prefecture all accepted workbooks belong to
     (KofuError E905 when they span several). ``level="national"``: every municipality of the
     master; inputs are prefectural summaries and/or municipal workbooks.
 
@@ -128,12 +119,14 @@ def merge(
     with no accepted workbook of a form collected in this batch.
 
     Raises :class:`KofuError` E903 when ``out`` is one of the inputs, E905 for an ambiguous or
-    misused prefecture, E901/E902 when the output cannot be written. ``progress(done, total)``
-    covers reading the workbooks and writing the summary.
+    misused prefecture, E901/E902 when the output cannot be written.
+    ``options.progress(done, total)`` covers reading the workbooks and writing the summary.
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}: {level!r}")
-    master = master if master is not None else load_master(None)
+    options = options if options is not None else BatchOptions()
+    pref = options.pref
+    master = options.master if options.master is not None else load_master(None)
     schedule = schedule if schedule is not None else load_schedule(None)
     config = config if config is not None else load_config(None)
     if level == "national" and pref is not None:
@@ -143,10 +136,9 @@ def merge(
     paths = [Path(p) for p in paths]
     _refuse_input(out, paths)
 
-    steps = _StepCounter(progress)
-    batch = load_batch(paths, passwords=passwords, master=master, pref=pref_code or None,
-                       limits=limits if limits is not None else Limits(), today=today,
-                       progress=steps.reading)
+    steps = _StepCounter(options.progress)
+    batch = load_batch(paths, dataclasses.replace(options, master=master, pref=pref_code or None,
+                                                  progress=steps.reading))
     _refuse_input(out, [Path(it.path) for it in batch.items])
     items, books = batch.items, batch.books
     if level == "prefecture":
@@ -163,7 +155,7 @@ def merge(
     values: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
     files: dict[tuple[str, str], str] = {}
     for b in sorted(municipal, key=lambda b: b.item_index):
-        code = _code_of(b, items[b.item_index])
+        code = muni_code_of(b, items[b.item_index].muni_code)
         values[b.kind][code] = b.values
         files[(b.kind, code)] = b.label
     if level == "national":
@@ -225,11 +217,6 @@ def _refuse_input(out: Path, inputs: Iterable[Path]) -> None:
         if p.resolve() == target:
             raise KofuError(E_OUTPUT_IS_INPUT,
                             f"出力先 {out} は入力ファイルの一つです。別の名前か別のフォルダを指定してください")
-
-
-def _code_of(book: Book, item: Item) -> str:
-    code = book.values.get("basic.muni_code")
-    return code if isinstance(code, str) and code else (item.muni_code or book.muni_code)
 
 
 def _kinds_in_play(items: Sequence[Item], books: Sequence[Book],
@@ -351,7 +338,7 @@ def _summary(level: str, pref_code: str, master: Master, schedule: Schedule, con
         it = items[b.item_index]
         if it.status not in ("accepted", "rejected"):
             continue  # superseded and duplicate copies: their findings are stale or repeated
-        code = _code_of(b, it) if b.kind in KINDS else ""
+        code = muni_code_of(b, it.muni_code) if b.kind in KINDS else ""
         for f in b.findings:
             if code and not f.muni_code:
                 f = dataclasses.replace(f, muni_code=code)

@@ -3,15 +3,24 @@
 A :class:`Book` is one workbook as it moves down the pipeline. The reader fills ``cells`` (raw
 values with their sheet and A1 cell, keyed by catalog id); validation fills ``values``
 (canonical values), ``findings`` and ``status``; the merge and the review only read them.
+A :class:`FileResult` is one file as kofu-validate reports it. :class:`BatchOptions` is what
+every batch entry point (``load_batch``, ``validate_paths``, ``merge``, the worker pool) is
+asked to do its reading with.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from datetime import date
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .findings import Finding, HasFindings
+from .findings import Finding, HasFindings, jsonable
+
+if TYPE_CHECKING:
+    from .formats import Limits
+    from .refdata import Master
 
 
 class _NotApplicable:
@@ -81,7 +90,7 @@ class Book(HasFindings):
     # Normalised cells per table, made ahead of validation (validate.prepare) and consumed by it.
     prepared: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    # Books cross process boundaries (parallel.py): the cells of a form go as a plain list of
+    # Books cross process boundaries (pipeline/pool.py): the cells of a form go as a plain list of
     # values in catalog order plus the few cells found elsewhere, ~5x cheaper than 246 tuples.
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -115,3 +124,58 @@ class Book(HasFindings):
     def label(self) -> str:
         """How a person names this file: 'inbox/a.eml > 計画.xlsx'."""
         return f"{self.file} > {self.member}" if self.member else self.file
+
+
+def muni_code_of(book: Book, fallback: str = "") -> str:
+    """The municipality a book stands for: its validated 団体コード (``basic.muni_code``), else
+    ``fallback`` (what intake settled on, when the caller has it), else the code the reader
+    found in the form's ``_meta`` or its 団体コード cell."""
+    code = book.values.get("basic.muni_code")
+    if isinstance(code, str) and code:
+        return code
+    return fallback or book.muni_code
+
+
+@dataclass(frozen=True)
+class FileResult(HasFindings):
+    """One file as kofu-validate reports it (cli.md's ``--json`` entry)."""
+
+    path: str
+    member: str
+    kind: str
+    muni_code: str
+    status: str  # valid | invalid | unreadable | ignored
+    findings: tuple[Finding, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} > {self.member}" if self.member else self.path
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "member": self.member, "kind": self.kind,
+            "muni_code": self.muni_code, "status": self.status,
+            "errors": [{"code": f.code, "severity": f.severity, "sheet": f.sheet, "cell": f.cell,
+                        "field": f.field, "value": jsonable(f.value), "message": f.message}
+                       for f in self.findings],
+        }
+
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch is taken in and read: the same for kofu-validate, kofu-merge and the pool.
+
+    ``None`` means the default: the built-in master, intake's default limits, the system
+    date, ``KOFU_WORKERS`` or the cores.
+    """
+
+    passwords: Sequence[str] = ()  # tried on encrypted zips and workbooks (never shown)
+    master: Master | None = None
+    pref: str | None = None  # only municipalities of this prefecture are valid (a code or name)
+    limits: Limits | None = None  # intake's bounds on sizes, ratios, depths
+    today: date | None = None  # for future dates (E208)
+    workers: int | None = None  # worker processes for intake and reading (1: no pool)
+    progress: Progress | None = None  # progress(done, total) after each file read

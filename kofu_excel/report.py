@@ -21,7 +21,7 @@ from .refdata import Master
 from .xlsxout import Styles, build_xlsx, write_atomic, write_text, write_title, write_value
 
 if TYPE_CHECKING:
-    from .pipeline import FileResult
+    from .model import FileResult
 
 FINDINGS_SHEET = "確認結果"
 FILES_SHEET = "ファイル一覧"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from kofu_excel.demo.sample import SampleResult, make_samples
 from kofu_excel.refdata import load_master, load_schedule
-from kofu_excel.sample import SampleResult, make_samples
 
 
 @pytest.fixture(scope="session")

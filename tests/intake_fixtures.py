@@ -2,7 +2,7 @@
 
 Every input the intake tests use is made here, byte by byte where the quirk lives in the bytes
 (cp932 member names, ZipCrypto, ISO-2022-JP file names with ①, a compound file for .msg); the
-zip and e-mail builders come from :mod:`kofu_excel.inbox` (one copy, shared with the demo inbox).
+zip and e-mail builders come from :mod:`kofu_excel.demo.builders` (one copy, shared with the demo inbox).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import xlsxwriter
 
 # The zip and e-mail builders live in the package: the demo inbox (kofu sample --inbox) is made
 # with the very same functions. Re-exported here for the intake tests.
-from kofu_excel.inbox import (
+from kofu_excel.demo.builders import (
     RawEntry,
     attachment,
     eml,

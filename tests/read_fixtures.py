@@ -15,8 +15,8 @@ import openpyxl
 from openpyxl.workbook.workbook import Workbook
 
 from kofu_excel import forms
+from kofu_excel.demo.sample import sample_values
 from kofu_excel.refdata import Master, Municipality, Schedule
-from kofu_excel.sample import sample_values
 from kofu_excel.template import workbook_bytes
 
 

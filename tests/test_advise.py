@@ -390,11 +390,13 @@ def test_letters_from_a_real_merge(make_sample, tmp_path, master):
     import openpyxl
 
     from kofu_excel.merge import merge
+    from kofu_excel.model import BatchOptions
 
     plans = make_sample("plan", count=12)
     monthlies = make_sample("monthly", count=8, report_month="2020-03")
     out = tmp_path / "summary.xlsx"
-    merge([*plans.files, *monthlies.files], out, master=master, pref="01", today=date(2020, 4, 10))
+    merge([*plans.files, *monthlies.files], out,
+          BatchOptions(master=master, pref="01", today=date(2020, 4, 10)))
     ws = openpyxl.load_workbook(out, read_only=True)["指摘事項"]
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     expected = sorted({r[0] for r in rows if r[4] and (

@@ -12,8 +12,9 @@ import pytest
 
 from kofu_excel import forms
 from kofu_excel.annotate import RESULT_SHEET, annotated_name, write_annotated
-from kofu_excel.model import Book, RawCell
-from kofu_excel.pipeline import file_results, load_batch, validate_paths
+from kofu_excel.model import BatchOptions, Book, RawCell
+from kofu_excel.pipeline.batch import load_batch
+from kofu_excel.pipeline.validation import file_results, validate_paths
 from kofu_excel.read import read_book
 from kofu_excel.report import FINDING_COLUMNS, FINDINGS_SHEET, write_report
 from kofu_excel.validate import validate_books
@@ -102,7 +103,7 @@ def test_report_workbook_text_never_formula(plan_book, master, tmp_path):
     validate_books([book], master)
     assert {f.code for f in book.findings} == {"E202", "E209"}
 
-    from kofu_excel.pipeline import Batch
+    from kofu_excel.pipeline.batch import Batch
     files = file_results(Batch(items=[_Item()], books=[dataclasses.replace(book, item_index=0)]))
     out = write_report(tmp_path / "report.xlsx", files, master)
     wb = openpyxl.load_workbook(out)
@@ -149,20 +150,20 @@ def test_original_never_modified(make_sample, master, tmp_path):
     folder = result.files[0].parent
     before = _hashes(folder)
     stat = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
-    run = validate_paths([folder], master=master, report=tmp_path / "r.xlsx",
+    run = validate_paths([folder], BatchOptions(master=master), report=tmp_path / "r.xlsx",
                          annotate=tmp_path / "ann")
     assert len(run.annotated) == 4 and run.report is not None
     assert _hashes(folder) == before
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stat
     # annotating into the inputs' own folder never overwrites an input
-    run = validate_paths([folder], master=master, annotate=folder)
+    run = validate_paths([folder], BatchOptions(master=master), annotate=folder)
     assert all(p.name.endswith("_確認結果.xlsx") for p in run.annotated)
     assert {k: v for k, v in _hashes(folder).items() if k in before} == before
 
 
 def test_load_batch_rejects_invalid_with_first_error(make_sample, master):
     result = make_sample("plan", count=3, errors=True)
-    batch = load_batch(result.files, master=master)
+    batch = load_batch(result.files, BatchOptions(master=master))
     assert len(batch.books) == 3
     for book, injected in zip(batch.books, result.injected, strict=True):
         item = batch.items[book.item_index]

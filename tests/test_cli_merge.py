@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from kofu_excel.cli import main
 from kofu_excel.cli.merge import merge_cmd
 from kofu_excel.merge import merge
+from kofu_excel.model import BatchOptions
 
 PREF = "31"
 
@@ -32,7 +33,7 @@ def test_cli_merge_json_matches_library(tmp_path, make_sample, master, schedule)
     res = CliRunner().invoke(merge_cmd, [str(inbox), "-o", str(out_cli), "--json"])
     assert res.exit_code == 1, res.output  # one input was rejected
     doc = json.loads(res.stdout)
-    lib = merge([inbox], out_lib, master=master, schedule=schedule)
+    lib = merge([inbox], out_lib, BatchOptions(master=master), schedule=schedule)
     want = lib.to_json()
     assert doc["output"] == str(out_cli)
     assert {k: v for k, v in doc.items() if k != "output"} == {k: v for k, v in want.items() if k != "output"}

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from kofu_excel.cli import main
 from kofu_excel.cli.validate import validate_cmd
 from kofu_excel.findings import jsonable
-from kofu_excel.pipeline import validate_paths
+from kofu_excel.model import BatchOptions
+from kofu_excel.pipeline.validation import validate_paths
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_cli_validate_json_matches_library(inbox, master):
     result = run(str(inbox), "--json")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
-    lib = validate_paths([inbox], master=master)
+    lib = validate_paths([inbox], BatchOptions(master=master))
     assert doc == json.loads(json.dumps(lib.to_json(), ensure_ascii=False, default=jsonable))
     by_status = {}
     for f in doc["files"]:

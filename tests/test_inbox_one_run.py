@@ -12,7 +12,7 @@ from intake_fixtures import aes_zip, encrypted_xlsx, zip_bomb
 from openpyxl import load_workbook
 
 from kofu_excel.cli import main
-from kofu_excel.inbox import eml, outlook_attachment, rfc2231_attachment, zipcrypto_zip
+from kofu_excel.demo.builders import eml, outlook_attachment, rfc2231_attachment, zipcrypto_zip
 
 PASSWORD = "Kofu#2019"
 

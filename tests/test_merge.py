@@ -15,11 +15,11 @@ import pytest
 from conftest import convert
 
 from kofu_excel import forms, periods
+from kofu_excel.demo.sample import sample_population, sample_values
 from kofu_excel.findings import KofuError
 from kofu_excel.merge import merge
-from kofu_excel.model import NA
+from kofu_excel.model import NA, BatchOptions
 from kofu_excel.refdata import Municipality
-from kofu_excel.sample import sample_population, sample_values
 from kofu_excel.summary import (
     DATA_COLUMNS,
     FINDINGS_COLUMNS,
@@ -125,7 +125,7 @@ def inbox(tmp_path_factory, make_sample, master, schedule) -> dict[str, Any]:
         if m.code not in REMOVED:
             accepted[m.code] = revised if m.code == "312029" else canonical(m, schedule)
     out = tmp_path_factory.mktemp("out31") / "鳥取県とりまとめ.xlsx"
-    result = merge([root], out, master=master, schedule=schedule)
+    result = merge([root], out, BatchOptions(master=master), schedule=schedule)
     return {"root": root, "out": out, "result": result, "accepted": accepted,
             "n_files": len(list(p for p in root.rglob("*") if p.is_file()))}
 
@@ -262,11 +262,12 @@ def test_national_merge_of_two_prefectural_summaries_keeps_every_value(tmp_path,
     per_pref = {}
     for pref in ("31", "32"):
         res = merge(make_sample("plan", pref=pref).files[0].parent.glob("*.xlsx"),
-                    summaries / f"{pref}_とりまとめ.xlsx", master=master, schedule=schedule)
+                    summaries / f"{pref}_とりまとめ.xlsx", BatchOptions(master=master),
+                    schedule=schedule)
         assert res.exit_code == 0
         per_pref[pref] = res
     out = tmp_path / "全国.xlsx"
-    nat = merge([summaries], out, master=master, schedule=schedule, level="national")
+    nat = merge([summaries], out, BatchOptions(master=master), schedule=schedule, level="national")
     assert nat.exit_code == 0
     assert [it.status for it in nat.items] == ["accepted", "accepted"]
     assert {it.muni_code for it in nat.items} == {"310000", "320005"}
@@ -299,7 +300,7 @@ def test_summary_opens_in_libreoffice_and_has_charts(inbox, tmp_path):
 
 def test_same_inputs_same_bytes(inbox, tmp_path, master, schedule):
     again = tmp_path / "again.xlsx"
-    res = merge([inbox["root"]], again, master=master, schedule=schedule)
+    res = merge([inbox["root"]], again, BatchOptions(master=master), schedule=schedule)
     assert res.exit_code == inbox["result"].exit_code
     assert again.read_bytes() == inbox["out"].read_bytes()
 
@@ -312,7 +313,7 @@ def test_input_text_never_formula_in_summary(tmp_path, master, schedule):
         v["basic.department"] = text
         write_workbook(tmp_path / "in" / file_name("plan", muni), muni, v, schedule)
     out = tmp_path / "out.xlsx"
-    res = merge([tmp_path / "in"], out, master=master, schedule=schedule)
+    res = merge([tmp_path / "in"], out, BatchOptions(master=master), schedule=schedule)
     assert res.exit_code == 0
     wb = openpyxl.load_workbook(out)
     found = {}
@@ -340,7 +341,7 @@ def test_nothing_usable_exit_2_and_earlier_output_untouched(tmp_path, master):
     (inbox / "壊れた.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
     out = tmp_path / "とりまとめ.xlsx"
     out.write_bytes(b"earlier summary")
-    res = merge([inbox], out, master=master, pref=PREF)
+    res = merge([inbox], out, BatchOptions(master=master, pref=PREF))
     assert res.exit_code == 2 and res.output is None
     assert out.read_bytes() == b"earlier summary"
     assert sorted(it.status for it in res.items) == ["ignored", "rejected"]
@@ -355,12 +356,12 @@ def test_output_path_that_is_an_input_refused(inbox, tmp_path, master):
     shutil.copy(src, target)
     before = target.read_bytes()
     with pytest.raises(KofuError) as e:
-        merge([target], target, master=master)
+        merge([target], target, BatchOptions(master=master))
     assert e.value.code == "E903"
     assert target.read_bytes() == before
     # An earlier summary inside the folder being merged is an input too.
     with pytest.raises(KofuError) as e:
-        merge([tmp_path], tmp_path / src.name, master=master)
+        merge([tmp_path], tmp_path / src.name, BatchOptions(master=master))
     assert e.value.code == "E903"
 
 
@@ -368,7 +369,7 @@ def test_several_prefectures_without_pref_refused(tmp_path, make_sample, master)
     for pref in ("31", "32"):
         shutil.copy(make_sample("plan", pref=pref).files[0], tmp_path)
     with pytest.raises(KofuError) as e:
-        merge([tmp_path], tmp_path / "out" / "x.xlsx", master=master)
+        merge([tmp_path], tmp_path / "out" / "x.xlsx", BatchOptions(master=master))
     assert e.value.code == "E905"
     assert not (tmp_path / "out" / "x.xlsx").exists()
 
@@ -378,7 +379,7 @@ def test_summary_at_prefecture_level_is_set_aside(inbox, tmp_path, master, sched
     folder.mkdir()
     shutil.copy(inbox["out"], folder / "前回のとりまとめ.xlsx")
     shutil.copy(next(inbox["root"].glob("312011*.xlsx")), folder)
-    res = merge([folder], tmp_path / "out.xlsx", master=master, schedule=schedule)
+    res = merge([folder], tmp_path / "out.xlsx", BatchOptions(master=master), schedule=schedule)
     by_name = {Path(it.path).name: it for it in res.items}
     assert by_name["前回のとりまとめ.xlsx"].status == "ignored"
     assert res.exit_code == 0
@@ -398,7 +399,7 @@ def test_plans_and_monthly_reports_merge_with_actuals_and_backlog(tmp_path, make
         for p in make_sample(kind, pref=PREF).files:
             shutil.copy(p, inbox / p.name)
     out = tmp_path / "out.xlsx"
-    res = merge([inbox], out, master=master, schedule=schedule)
+    res = merge([inbox], out, BatchOptions(master=master), schedule=schedule)
     assert res.exit_code == 0 and res.missing == []
     monthly = {m.code: canonical(m, schedule, "monthly") for m in master.select(pref=PREF)}
     assert res.totals["monthly"] == expected_sums(list(monthly.values()), "monthly")
@@ -427,8 +428,9 @@ def test_plans_and_monthly_reports_merge_with_actuals_and_backlog(tmp_path, make
 def test_progress_covers_reading_and_writing(tmp_path, make_sample, master, schedule, capsys):
     calls: list[tuple[int, int]] = []
     files = make_sample("plan", pref=PREF).files[:3]
-    res = merge(files, tmp_path / "out.xlsx", master=master, schedule=schedule,
-                progress=lambda done, total: calls.append((done, total)))
+    res = merge(files, tmp_path / "out.xlsx",
+                BatchOptions(master=master, progress=lambda done, total: calls.append((done, total))),
+                schedule=schedule)
     assert res.exit_code == 0
     assert calls[-1][0] == calls[-1][1]
     assert [d for d, _t in calls] == sorted(d for d, _t in calls)

@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
-from kofu_excel import parallel
-from kofu_excel.pipeline import load_batch
+from kofu_excel.model import BatchOptions
+from kofu_excel.pipeline import pool as parallel
+from kofu_excel.pipeline.batch import load_batch
 
 
 @pytest.fixture()
@@ -30,9 +31,9 @@ def _summary(batch):
 def test_pool_gives_the_same_batch_as_one_process(inbox, master, monkeypatch):
     monkeypatch.setattr(parallel, "MIN_FILES_FOR_POOL", 1)
     monkeypatch.setenv("KOFU_WORKERS", "1")
-    one = _summary(load_batch([inbox], master=master))
+    one = _summary(load_batch([inbox], BatchOptions(master=master)))
     monkeypatch.setenv("KOFU_WORKERS", "2")
-    two = _summary(load_batch([inbox], master=master))
+    two = _summary(load_batch([inbox], BatchOptions(master=master)))
     assert one == two
     assert sum(1 for it in one[0] if it[2] == "accepted") == 12
 
@@ -51,7 +52,7 @@ def test_worker_killed_by_hostile_file_costs_that_file_only(inbox, master, monke
     monkeypatch.setattr(parallel, "read_book", read_or_die)
     monkeypatch.setattr(parallel, "MIN_FILES_FOR_POOL", 1)
     monkeypatch.setenv("KOFU_WORKERS", "2")
-    batch = load_batch([inbox], master=master)
+    batch = load_batch([inbox], BatchOptions(master=master))
     by_name = {os.path.basename(it.path): it for it in batch.items}
     assert len(by_name) == len(list(inbox.iterdir()))  # every file accounted for, once
     assert by_name[victim].status == "rejected" and by_name[victim].code == "E108"
@@ -78,7 +79,7 @@ def test_book_pickles_compactly_and_round_trips_moved_and_formula_cells(make_sam
 def test_batch_pauses_gc_and_restores_it_even_on_error(master, tmp_path):
     import gc
 
-    from kofu_excel.pipeline import gc_paused
+    from kofu_excel.pipeline.batch import gc_paused
 
     seen = []
 
@@ -91,5 +92,5 @@ def test_batch_pauses_gc_and_restores_it_even_on_error(master, tmp_path):
     with pytest.raises(RuntimeError):
         work()
     assert seen == [False] and gc.isenabled()
-    load_batch([tmp_path], master=master)
+    load_batch([tmp_path], BatchOptions(master=master))
     assert gc.isenabled()

@@ -47,10 +47,11 @@ from test_security import tiny_xls
 
 from kofu_excel import forms
 from kofu_excel.cli import main
+from kofu_excel.demo.builders import zipcrypto_zip
+from kofu_excel.demo.sample import sample_population, sample_values
 from kofu_excel.findings import KofuError
-from kofu_excel.inbox import zipcrypto_zip
 from kofu_excel.merge import merge
-from kofu_excel.sample import sample_population, sample_values
+from kofu_excel.model import BatchOptions
 from kofu_excel.template import workbook_bytes
 from kofu_excel.xlsxout import TEMP_PREFIX
 
@@ -199,7 +200,7 @@ def test_random_inbox_every_item_listed_once_with_its_status_and_totals_add_up(
             if variant == best:
                 accepted[i] = variant
 
-        res = merge([inbox], out, master=master, schedule=schedule, pref=PREF)
+        res = merge([inbox], out, BatchOptions(master=master, pref=PREF), schedule=schedule)
 
         got = [(Path(it.path).name, it.member, it.status) for it in res.items]
         assert len(got) == len(want) and len(set(got)) == len(got)  # each once, nothing else
@@ -234,7 +235,7 @@ def bases(make_sample) -> dict[str, bytes]:
 def run_batch(folder: Path, out: Path, master: Any, schedule: Any) -> None:
     """kofu-merge as a library call: only KofuError may come out; every file is listed."""
     try:
-        res = merge([folder], out, master=master, schedule=schedule, pref=PREF)
+        res = merge([folder], out, BatchOptions(master=master, pref=PREF), schedule=schedule)
     except KofuError:
         return
     assert {Path(it.path).name for it in res.items} == {p.name for p in folder.iterdir()}
@@ -295,6 +296,7 @@ _BIFF_FUZZ = textwrap.dedent(r"""
     from pathlib import Path
     import olefile
     from kofu_excel.merge import merge
+    from kofu_excel.model import BatchOptions
     sys.path.insert(0, "tests")
     from intake_fixtures import compound_file
     src, folder, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
@@ -318,7 +320,7 @@ _BIFF_FUZZ = textwrap.dedent(r"""
                                   struct.pack("<H", rng.randrange(65536)), bytes([rng.randrange(256)])])
                 data[off:off + len(new)] = new[: len(data) - off]
         (folder / f"{k:03d}.xls").write_bytes(compound_file({"Workbook": bytes(data)}))
-    res = merge([folder], folder.parent / "out.xlsx", pref="31")
+    res = merge([folder], folder.parent / "out.xlsx", BatchOptions(pref="31"))
     print(json.dumps(sorted({(it.code, it.reason[:40]) for it in res.items})))
 """)
 

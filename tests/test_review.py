@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from kofu_excel import forms, periods
+from kofu_excel.demo.sample import monthly_values, plan_values, sample_population
 from kofu_excel.findings import CODES
 from kofu_excel.refdata import load_config, working_days
 from kofu_excel.review import CHECKS, kind_of, review
-from kofu_excel.sample import monthly_values, plan_values, sample_population
 
 CODE = "012025"  # 函館市
 POP = 100_000

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from kofu_excel.cli import main
-from kofu_excel.inbox import build_inbox, make_inbox
+from kofu_excel.demo.inbox import build_inbox, make_inbox
 from kofu_excel.refdata import load_master
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -45,9 +45,9 @@ from read_fixtures import rewrite_zip, set_name, sheet_part, with_openpyxl
 
 from kofu_excel import forms, intake
 from kofu_excel.cli import main
+from kofu_excel.demo.sample import sample_population, sample_values
 from kofu_excel.findings import KofuError
 from kofu_excel.refdata import load_master, openpyxl_defused
-from kofu_excel.sample import sample_population, sample_values
 from kofu_excel.template import file_name, workbook_bytes
 
 PREF = "31"  # 鳥取県: 19 municipalities
@@ -308,10 +308,11 @@ def test_zip_bomb_refused_before_parsing_fast_and_with_bounded_memory(tmp_path):
 def test_lying_dimension_read_in_full(hostile, master, schedule, tmp_path):
     """openpyxl read-only trusts <dimension> (1 row of 3); the reader must not: same データ."""
     from kofu_excel.merge import merge
+    from kofu_excel.model import BatchOptions
 
     code = hostile["lying"].name[:6]
     alone = tmp_path / "元.xlsx"
-    res = merge([hostile["lying"]], alone, master=master, schedule=schedule, pref=PREF)
+    res = merge([hostile["lying"]], alone, BatchOptions(master=master, pref=PREF), schedule=schedule)
     assert res.exit_code == 0
     want = [r for r in data_rows(alone) if r[0] == code]
     assert len(want) > 100

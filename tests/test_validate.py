@@ -10,9 +10,9 @@ import pandera.pandas as pa
 import pytest
 
 from kofu_excel import forms
+from kofu_excel.demo.sample import sample_values
 from kofu_excel.model import NA, Book, RawCell
 from kofu_excel.read import read_book
-from kofu_excel.sample import sample_values
 from kofu_excel.validate import validate_books
 
 PLAN_CODES = {"E201", "E202", "E203", "E204", "E209", "E301", "E303", "E308"}
@@ -222,7 +222,8 @@ def test_unreadable_and_summary_books_untouched(master):
 
 
 def test_changed_past_month_in_resubmission_warns_W402(master, schedule, tmp_path):
-    from kofu_excel.pipeline import load_batch
+    from kofu_excel.model import BatchOptions
+    from kofu_excel.pipeline.batch import load_batch
     from kofu_excel.template import workbook_bytes
 
     muni = master.by_code["011002"]
@@ -232,7 +233,7 @@ def test_changed_past_month_in_resubmission_warns_W402(master, schedule, tmp_pat
     new["actuals.issued.2019-11"] += 1
     (tmp_path / "2月分.xlsx").write_bytes(workbook_bytes("monthly", muni, values=old))
     (tmp_path / "3月分.xlsx").write_bytes(workbook_bytes("monthly", muni, values=new))
-    batch = load_batch([tmp_path], master=master)
+    batch = load_batch([tmp_path], BatchOptions(master=master))
     status = {batch.items[b.item_index].name: batch.items[b.item_index].status for b in batch.books}
     assert status == {"2月分.xlsx": "superseded", "3月分.xlsx": "accepted"}
     book = next(b for b in batch.books if b.file.endswith("3月分.xlsx"))

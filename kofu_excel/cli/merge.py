@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from .. import forms
-from ..intake import read_passwords
 from ..merge import E_NOTHING, MergeResult, merge
+from ..model import BatchOptions
+from ..pipeline import read_passwords
 from ..refdata import load_config, load_master, load_schedule
 from ..summary import STATUS_LABELS, STATUSES
 from .common import (
@@ -64,10 +65,11 @@ def merge_cmd(ctx: click.Context, paths: tuple[str, ...], out: str, master: str 
               config: str | None, as_json: bool) -> None:
     cfg = load_config(config)
     with progress_bar("とりまとめ中", as_json) as bar:
-        result = merge(list(paths), out, master=load_master(master), pref=pref, level=level,
-                       passwords=read_passwords(passwords) if passwords else (),
-                       schedule=load_schedule(schedule), config=cfg, limits=cfg.intake_limits(),
-                       progress=bar)
+        options = BatchOptions(master=load_master(master), pref=pref,
+                               passwords=read_passwords(passwords) if passwords else (),
+                               limits=cfg.intake_limits(), progress=bar)
+        result = merge(list(paths), out, options, level=level, schedule=load_schedule(schedule),
+                       config=cfg)
     emit(result, as_json, render)
     if result.output is None:
         click.echo(f"{E_NOTHING}: 取り込めるブックがありませんでした。とりまとめ表は作成していません"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from .. import forms
-from ..inbox import make_inbox
+from ..demo.inbox import make_inbox
+from ..demo.sample import make_samples
 from ..refdata import load_master, load_schedule
-from ..sample import make_samples
 from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
 
 

@@ -8,8 +8,8 @@ import os
 import click
 
 from ..findings import KofuError
-from ..intake import read_passwords
-from ..pipeline import E_MISSING, E_NOTHING, FileResult, ValidationRun, validate_paths
+from ..model import BatchOptions, FileResult
+from ..pipeline import E_MISSING, E_NOTHING, ValidationRun, read_passwords, validate_paths
 from ..refdata import load_config, load_master
 from .common import (
     EXIT_FAIL,
@@ -55,8 +55,6 @@ def render(run: ValidationRun) -> list[str]:
     return lines
 
 
-
-
 @command("validate", help="提出されたブックを検証し、誤りをファイル・シート・セルごとに表示します。"
                           "確認結果のブック（--report）と差し戻し用のブック（--annotate）も作成できます。\n\n"
                           "Check returned workbooks (files, folders, e-mails, archives) and report every "
@@ -82,9 +80,9 @@ def validate_cmd(ctx: click.Context, paths: tuple[str, ...], report: str | None,
         raise KofuError(E_MISSING, f"指定されたファイル・フォルダが見つかりません：{'、'.join(missing)}")
     limits = load_config(config).intake_limits()
     with progress_bar("読込・検証中", as_json) as bar:
-        run = validate_paths(list(paths), passwords=read_passwords(passwords) if passwords else (),
-                             master=load_master(master), pref=pref, report=report,
-                             annotate=annotate, progress=bar, limits=limits)
+        options = BatchOptions(passwords=read_passwords(passwords) if passwords else (),
+                               master=load_master(master), pref=pref, limits=limits, progress=bar)
+        run = validate_paths(list(paths), options, report=report, annotate=annotate)
     emit(run, as_json, render)
     if run.nothing_found:
         click.echo(f"{E_NOTHING}: 検証できるブックが見つかりませんでした（対象外のファイルのみ）", err=True)

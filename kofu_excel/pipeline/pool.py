@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from . import intake
-from .intake import Item, Limits
-from .model import Book
-from .read import read_book
+from kofu_excel import intake
+from kofu_excel.intake import Item, Limits
+from kofu_excel.model import BatchOptions, Book
+from kofu_excel.read import read_book
 
 # Below this many files the pool's start-up costs more than it saves (measured ~60 ms).
 MIN_FILES_FOR_POOL = 64
@@ -36,8 +36,10 @@ _passwords: Sequence[str] = ()
 _limits: Limits = intake.DEFAULT_LIMITS
 
 
-def workers() -> int:
-    """Worker processes to use: KOFU_WORKERS, else the cores (1 means no pool)."""
+def workers(asked: int | None = None) -> int:
+    """Worker processes to use: as asked, else KOFU_WORKERS, else the cores (1 means no pool)."""
+    if asked is not None and asked >= 1:
+        return asked
     env = os.environ.get("KOFU_WORKERS", "")
     if env.isdigit() and int(env) >= 1:
         return int(env)
@@ -78,15 +80,17 @@ def _crashed(found: Any) -> tuple[list[Item], list[Book]]:
     return [item], []
 
 
-def take_all(
-    paths: Sequence[str | Path],
-    passwords: Sequence[str] = (),
-    limits: Limits = intake.DEFAULT_LIMITS,
-    progress: Callable[[int, int], None] | None = None,
-) -> Iterator[tuple[list[Item], list[Book]]]:
-    """Every file under ``paths`` in intake order: (items, books) per file found."""
+def take_all(paths: Sequence[str | Path],
+             options: BatchOptions | None = None) -> Iterator[tuple[list[Item], list[Book]]]:
+    """Every file under ``paths`` in intake order: (items, books) per file found.
+
+    Uses ``options``' passwords, limits, workers and progress."""
+    options = options if options is not None else BatchOptions()
+    passwords = options.passwords
+    limits = options.limits if options.limits is not None else intake.DEFAULT_LIMITS
+    progress = options.progress
     found = intake.discover(paths)
-    n = workers()
+    n = workers(options.workers)
     if n < 2 or len(found) < MIN_FILES_FOR_POOL:
         for k, f in enumerate(found, start=1):
             yield take(f, passwords, limits)

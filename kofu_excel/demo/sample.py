@@ -17,10 +17,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from . import forms, periods
-from .refdata import Master, Municipality, Schedule, load_schedule
-from .template import file_name, workbook_bytes
-from .xlsxout import write_atomic
+from kofu_excel import forms, periods
+from kofu_excel.refdata import Master, Municipality, Schedule, load_schedule
+from kofu_excel.template import file_name, workbook_bytes
+from kofu_excel.xlsxout import write_atomic
 
 FICTITIOUS_NOTE = "架空の数値です（kofu sample により生成）"
 ONLY_R1 = forms.R1_ONLY_COSTS
