@@ -23,7 +23,8 @@ from typing import Any
 
 from . import forms, periods
 from .findings import Finding, KofuError
-from .intake import Item, Limits
+from .formats import Limits
+from .intake import Item
 from .model import NA, Book
 from .pipeline import gc_paused, load_batch
 from .refdata import (

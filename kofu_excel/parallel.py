@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from . import intake
-from .intake import Item, Limits
+from .formats import Limits
+from .intake import Item
 from .model import Book
 from .read import read_book
 

@@ -15,14 +15,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import forms, intake
+from . import forms
 from .annotate import write_annotated
 from .findings import Finding, HasFindings, KofuError, jsonable
-from .intake import DEFAULT_LIMITS, Item, Limits
+from .formats import DEFAULT_LIMITS, Limits
+from .intake import Item
 from .model import Book
 from .parallel import take_all
 from .refdata import Master, check_digit, load_master
 from .report import write_report
+from .settle import settle
 from .validate import compare_resubmission, prepare, validate_books
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -125,7 +127,7 @@ def load_batch(
         if book.status in ("unreadable", "invalid"):
             it.status = "rejected"
             it.code, it.reason = _rejection(book)
-    intake.settle(items)
+    settle(items)
     for it in items:
         it.data = None
     batch = Batch(items, books)

@@ -439,7 +439,7 @@ def _read_xlsx(p: Path) -> list[list[tuple[int, list[Any]]]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
-    from kofu_excel.intake import check_workbook
+    from kofu_excel.formats import check_workbook
 
     if not openpyxl_defused():
         raise _master_error(p.name, "openpyxl が defusedxml を使わない設定のため（OPENPYXL_DEFUSEDXML=False など）、"
@@ -950,7 +950,7 @@ class ReviewConfig:
 
     def intake_limits(self) -> Any:
         """The intake bounds: the defaults of intake.Limits with this file's [limits] applied."""
-        from kofu_excel.intake import Limits
+        from kofu_excel.formats import Limits
 
         return Limits(**self.limits)
 
@@ -1016,7 +1016,7 @@ def _limits_from(values: Any, what: str) -> dict[str, float]:
     """[limits]: intake's bounds, each a positive finite number (raised or lowered, never off)."""
     from dataclasses import fields
 
-    from kofu_excel.intake import Limits
+    from kofu_excel.formats import Limits
 
     if not isinstance(values, dict):
         raise KofuError(E_CONFIG, f"{what}: limits は表（[limits]）で指定してください")
