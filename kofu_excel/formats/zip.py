@@ -10,15 +10,18 @@ Used for workbooks (xlsx, ods) and for zip archives that intake opens as contain
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import struct
 import time
 import unicodedata
+import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
+from typing import Any
 
 from .base import Reject, size_text
 from .limits import Limits
@@ -30,6 +33,7 @@ __all__ = [
     "dos_mtime",
     "inflate",
     "inflate_head",
+    "read_encrypted",
     "zip_index",
     "zip_kind",
 ]
@@ -328,3 +332,39 @@ def zip_kind(data: bytes, idx: ZipIndex, ext: str) -> str:
     if idx.get("[content_types].xml"):
         return "office"
     return "zip"
+
+
+def read_encrypted(data: bytes, e: ZipEntry, readers: dict[str, Any],
+                   passwords: Iterable[bytes]) -> tuple[bytes, bytes] | None:
+    """(password, content) of an encrypted member, with the first password that fits (the
+    CRC or the AES HMAC confirms it); None when none does. ``readers`` caches the zipfile
+    (ZipCrypto) or pyzipper (AES) reader of this archive between members.
+    """
+    if e.flags & 0x40 or e.inner_method not in (0, 8):
+        raise Reject("E102", "対応していない暗号化方式の zip です（ZipCrypto と AES のみ対応）")
+    key = "aes" if e.aes else "zipcrypto"
+    if key not in readers:
+        try:
+            if e.aes:
+                import pyzipper
+
+                zf: Any = pyzipper.AESZipFile(io.BytesIO(data))
+            else:
+                zf = zipfile.ZipFile(io.BytesIO(data))
+        except Exception:
+            raise Reject("E111", "パスワード付き zip の構造が壊れています") from None
+        readers[key] = (zf, {zi.header_offset: zi for zi in zf.infolist()})
+    zf, infos = readers[key]
+    zinfo = infos.get(e.header_offset)
+    if zinfo is None or zinfo.file_size != e.file_size:
+        raise Reject("E115", "zip の構造が読み取り方によって食い違います")
+    for pwd in passwords:
+        try:
+            with zf.open(zinfo, pwd=pwd) as f:
+                content = f.read(e.file_size + 1)  # ZipExtFile stops at the declared size
+        except Exception:
+            continue
+        if len(content) == e.file_size:
+            return pwd, content
+    return None
+

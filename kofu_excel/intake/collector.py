@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import io
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,16 @@ from ..formats.base import Reject, size_text
 from ..formats.limits import Limits
 from ..formats.ole import OLE_MAGIC, decrypt_ooxml, decrypt_xls, open_ole, xls_is_encrypted
 from ..formats.package import check_workbook, check_zip_workbook
-from ..formats.zip import ZIP_MAGICS, ZipEntry, ZipIndex, dos_mtime, inflate, zip_index, zip_kind
+from ..formats.zip import (
+    ZIP_MAGICS,
+    ZipEntry,
+    ZipIndex,
+    dos_mtime,
+    inflate,
+    read_encrypted,
+    zip_index,
+    zip_kind,
+)
 from .items import (
     KNOWN_EXTS,
     NOT_TARGET,
@@ -214,35 +221,11 @@ class Collector:
 
     def _zip_password(self, data: bytes, e: ZipEntry, readers: dict[str, Any],
                       prefer: bytes | None = None) -> tuple[bytes, bytes] | None:
-        """Read an encrypted member with each candidate password; CRC/HMAC confirm the fit."""
-        if e.flags & 0x40 or e.inner_method not in (0, 8):
-            raise Reject("E102", "対応していない暗号化方式の zip です（ZipCrypto と AES のみ対応）")
-        key = "aes" if e.aes else "zipcrypto"
-        if key not in readers:
-            try:
-                if e.aes:
-                    import pyzipper
-
-                    zf: Any = pyzipper.AESZipFile(io.BytesIO(data))
-                else:
-                    zf = zipfile.ZipFile(io.BytesIO(data))
-            except Exception:
-                raise Reject("E111", "パスワード付き zip の構造が壊れています") from None
-            readers[key] = (zf, {zi.header_offset: zi for zi in zf.infolist()})
-        zf, infos = readers[key]
-        zinfo = infos.get(e.header_offset)
-        if zinfo is None or zinfo.file_size != e.file_size:
-            raise Reject("E115", "zip の構造が読み取り方によって食い違います")
-        for pwd in self._password_bytes(prefer):
-            try:
-                with zf.open(zinfo, pwd=pwd) as f:
-                    content = f.read(e.file_size + 1)  # ZipExtFile stops at the declared size
-            except Exception:
-                continue
-            if len(content) == e.file_size:
-                self.last_zip_password = pwd
-                return pwd, content
-        return None
+        """An encrypted member read with each candidate password, the one that fit remembered."""
+        found = read_encrypted(data, e, readers, self._password_bytes(prefer))
+        if found is not None:
+            self.last_zip_password = found[0]
+        return found
 
     # ---- OLE: encrypted workbooks, xls, Outlook .msg --------------------------------------
 

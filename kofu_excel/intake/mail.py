@@ -42,6 +42,7 @@ class Walker(Protocol):
 # --- Outlook .msg ----------------------------------------------------------------------------
 
 def open_msg(walker: Walker, ole: Any, name: str, ctx: Ctx, sha: str) -> list[Item]:
+    """An Outlook .msg (an open olefile reader): the message's item, then its attachments'."""
     walker.open_container(ctx, sha)
     return _msg_items(walker, ole, [], name, ctx, sha, budget=[0], depth=0)
 
@@ -106,6 +107,7 @@ def _msg_items(walker: Walker, ole: Any, prefix: list[str], name: str, ctx: Ctx,
 
 
 def open_eml(walker: Walker, data: bytes, name: str, ctx: Ctx, sha: str) -> list[Item]:
+    """An .eml's bytes: the message's item, then its attachments' (forwarded ones walked)."""
     walker.open_container(ctx, sha)
     # Bound the parse itself: the stdlib parser recurses per nested multipart level.
     nested = len(re.findall(rb"(?im)^content-type:[ \t\r\n]*(?:multipart|message)/", data))
