@@ -46,14 +46,9 @@ from intake_fixtures import (
     zipcrypto_zip,
 )
 
-from kofu_excel.intake import (
-    Item,
-    Limits,
-    check_workbook,
-    collect,
-    read_passwords,
-    settle,
-)
+from kofu_excel.formats import Limits, check_workbook
+from kofu_excel.intake import Item, collect, read_passwords
+from kofu_excel.settle import settle
 
 
 def put(folder: Path, name: str, data: bytes) -> Path:
@@ -543,7 +538,7 @@ def test_xls_decryption_rewrites_in_memory_not_in_a_temp_file() -> None:
 
     from msoffcrypto.format import xls97
 
-    from kofu_excel.intake import _xls_decrypt_in_memory
+    from kofu_excel.formats.ole import xls_decrypt_in_memory as _xls_decrypt_in_memory
 
     with _xls_decrypt_in_memory():
         assert isinstance(xls97.tempfile.TemporaryFile(), io.BytesIO)

@@ -27,8 +27,9 @@ from read_fixtures import (
 
 from kofu_excel import forms
 from kofu_excel.cells import a1, rowcol
+from kofu_excel.contract import DATA_COLUMNS as SUMMARY_COLUMNS
 from kofu_excel.model import Book
-from kofu_excel.read import SUMMARY_COLUMNS, read_book
+from kofu_excel.read import read_book
 
 
 @pytest.fixture(scope="module")

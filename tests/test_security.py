@@ -47,6 +47,7 @@ from kofu_excel import forms, intake
 from kofu_excel.cli import main
 from kofu_excel.demo.sample import sample_population, sample_values
 from kofu_excel.findings import KofuError
+from kofu_excel.formats import check_workbook
 from kofu_excel.refdata import load_master, openpyxl_defused
 from kofu_excel.template import file_name, workbook_bytes
 
@@ -398,7 +399,7 @@ _CHILD = textwrap.dedent("""
     from pathlib import Path
     from click.testing import CliRunner
     from kofu_excel.cli import main
-    from kofu_excel.intake import check_workbook
+    from kofu_excel.formats import check_workbook
     from kofu_excel.read import read_book
     inbox, out = sys.argv[1], sys.argv[2]
     direct = {}
@@ -453,7 +454,7 @@ def test_hostile_xls_really_aborts_calamine_unguarded(tmp_path):
         assert res.returncode != 0 and "opened" not in res.stdout, name
     good = tmp_path / "good.xls"
     good.write_bytes(tiny_xls([(0, 0), (1, 1)]))
-    assert intake.check_workbook(good.read_bytes(), "xls") is None
+    assert check_workbook(good.read_bytes(), "xls") is None
 
 
 def test_rust_panic_in_calamine_is_a_finding_not_a_crash(sample, tmp_path):
@@ -461,7 +462,7 @@ def test_rust_panic_in_calamine_is_a_finding_not_a_crash(sample, tmp_path):
     raises that as PanicException, a BaseException that ``except Exception`` lets through."""
     name = struct.pack("<HBBHHH4B", 0, 0, 4, 0xFFFF, 0, 0, 0, 0, 0, 0) + b"\x00kofu"
     data = tiny_xls([(0, 0), (1, 1)], globals_=_rec(0x0018, name))
-    assert intake.check_workbook(data, "xls") is None  # nothing the pre-check needs to refuse
+    assert check_workbook(data, "xls") is None  # nothing the pre-check needs to refuse
     inbox = tmp_path / "受信"
     inbox.mkdir()
     (inbox / "名前が壊れた.xls").write_bytes(data)

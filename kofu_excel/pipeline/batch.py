@@ -14,10 +14,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kofu_excel import forms, intake
+from kofu_excel import forms
 from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, Book, muni_code_of
 from kofu_excel.refdata import Master, check_digit, load_master
+from kofu_excel.settle import settle
 from kofu_excel.validate import compare_resubmission, prepare, validate_books
 
 from .pool import take_all
@@ -105,7 +106,7 @@ def load_batch(paths: Iterable[str | Path], options: BatchOptions | None = None)
         if book.status in ("unreadable", "invalid"):
             it.status = "rejected"
             it.code, it.reason = _rejection(book)
-    intake.settle(items)
+    settle(items)
     for it in items:
         it.data = None
     batch = Batch(items, books)

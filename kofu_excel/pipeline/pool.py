@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from kofu_excel import intake
-from kofu_excel.intake import Item, Limits
+from kofu_excel.formats import DEFAULT_LIMITS, Limits
+from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, Book
 from kofu_excel.read import read_book
 
@@ -33,7 +34,7 @@ CRASH_REASON = ("読み込み中に処理が異常終了しました（ファイ
                 "このファイルは取り込みません")
 
 _passwords: Sequence[str] = ()
-_limits: Limits = intake.DEFAULT_LIMITS
+_limits: Limits = DEFAULT_LIMITS
 
 
 def workers(asked: int | None = None) -> int:
@@ -87,7 +88,7 @@ def take_all(paths: Sequence[str | Path],
     Uses ``options``' passwords, limits, workers and progress."""
     options = options if options is not None else BatchOptions()
     passwords = options.passwords
-    limits = options.limits if options.limits is not None else intake.DEFAULT_LIMITS
+    limits = options.limits if options.limits is not None else DEFAULT_LIMITS
     progress = options.progress
     found = intake.discover(paths)
     n = workers(options.workers)

@@ -1,0 +1,134 @@
+"""The disk side of intake: the paths given walked in a fixed order, each file read once.
+
+Folders are walked sorted by name; symbolic links are listed, never followed; a file is read
+with its size bounded (it may grow while read). Each file found goes to the :class:`Collector`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..formats.limits import DEFAULT_LIMITS, Limits
+from .collector import Collector
+from .items import Ctx, Item, fmt_guess
+from .names import clean_name, fs_display, litter_reason
+
+__all__ = ["Found", "collect", "collect_file", "discover"]
+
+
+@dataclass(frozen=True)
+class Found:
+    """One path found on disk, as shown to the user and as opened."""
+
+    display: str
+    real: str
+    kind: str  # "file" | "symlink" | "special" | "missing"
+
+
+def _walk(paths: Sequence[str | Path]) -> list[Found]:
+    found: list[Found] = []
+    for given in sorted({os.fspath(p) for p in paths}):
+        if not os.path.lexists(given):
+            found.append(Found(given, given, "missing"))
+        elif os.path.isdir(given):  # a folder named on the command line may be a link
+            _walk_dir(given, given, found)
+        elif os.path.isfile(given):
+            found.append(Found(given, given, "file"))
+        else:
+            found.append(Found(given, given, "special"))
+    seen: set[str] = set()
+    unique: list[Found] = []
+    for f in found:
+        key = os.path.realpath(f.real) if f.kind == "file" else f"{f.kind}:{f.real}"
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def _walk_dir(display: str, real: str, found: list[Found]) -> None:
+    try:
+        with os.scandir(real) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        found.append(Found(display, real, "unreadable-dir"))
+        return
+    for entry in entries:
+        shown = os.path.join(display, entry.name)
+        if entry.is_symlink():
+            found.append(Found(shown, entry.path, "symlink"))
+        elif entry.is_dir(follow_symlinks=False):
+            _walk_dir(shown, entry.path, found)
+        elif entry.is_file(follow_symlinks=False):
+            found.append(Found(shown, entry.path, "file"))
+        else:
+            found.append(Found(shown, entry.path, "special"))
+
+
+def _disk_item(collector: Collector, f: Found) -> list[Item]:
+    display = fs_display(f.display)
+    name = clean_name(fs_display(os.path.basename(f.display))) or display
+    ctx = Ctx(path=display)
+    if f.kind == "missing":
+        return [ctx.item(name, "rejected", code="E101", reason="指定されたファイル・フォルダが見つかりません")]
+    if f.kind == "unreadable-dir":
+        return [ctx.item(name, "rejected", code="E101", reason="フォルダの中を読み取れません（アクセス権限を確認してください）")]
+    if f.kind == "symlink":
+        return [ctx.item(name, "ignored", reason="シンボリックリンクのため辿りません")]
+    if f.kind == "special":
+        return [ctx.item(name, "ignored", reason="通常のファイルではないため対象外です")]
+    parts = re.split(r"[/\\]", display)
+    litter = litter_reason(name, parts)
+    limits = collector.limits
+    try:
+        st = os.stat(f.real)
+        ctx = Ctx(path=display, mtime=st.st_mtime)
+        if litter:
+            return [ctx.item(name, "ignored", reason=litter)]
+        if not stat.S_ISREG(st.st_mode):
+            return [ctx.item(name, "ignored", reason="通常のファイルではないため対象外です")]
+        if st.st_size > limits.max_file_bytes:
+            return [collector.too_big(name, st.st_size, ctx)]
+        with open(f.real, "rb") as fh:
+            # Sized by the file, not by the limit: read(n) allocates n bytes up front (50 MiB
+            # for every file otherwise).
+            data = fh.read(st.st_size + 1)
+            if len(data) > st.st_size:  # growing while we look: read on up to the limit
+                data += fh.read(limits.max_file_bytes + 1 - len(data))
+    except OSError:
+        return [ctx.item(name, "rejected", fmt=fmt_guess(name), code="E101",
+                         reason="ファイルを読み取れません（アクセス権限などを確認してください）")]
+    if len(data) > limits.max_file_bytes:  # grew while we looked
+        return [collector.too_big(name, len(data), ctx)]
+    return collector.blob(data, name, ctx)
+
+
+def discover(paths: Sequence[str | Path]) -> list[Found]:
+    """The files on disk under the given paths, in intake order (for callers that take them in
+    one at a time, e.g. in worker processes)."""
+    return _walk(paths)
+
+
+def collect_file(found: Found, passwords: Sequence[str] = (),
+                 limits: Limits = DEFAULT_LIMITS) -> list[Item]:
+    """Every item of one file found by :func:`discover` (the file and all it contains)."""
+    return _disk_item(Collector(passwords, limits), found)
+
+
+def collect(paths: Sequence[str | Path], passwords: Sequence[str] = (),
+            limits: Limits = DEFAULT_LIMITS) -> list[Item]:
+    """Every file under the given paths (and inside their e-mails and archives), in order.
+
+    Order: sorted paths, folders walked in name order, then the order inside each container.
+    Candidates (status "candidate") have passed :func:`check_workbook` and carry their bytes.
+    """
+    collector = Collector(passwords, limits)
+    items: list[Item] = []
+    for f in _walk(paths):
+        items.extend(_disk_item(collector, f))
+    return items

@@ -1,0 +1,62 @@
+"""Settle: duplicates, then resubmissions, so that one workbook per municipality and form counts.
+
+Its own stage, after the reader has filled each item's kind, municipality code, revision and
+submission date: byte-identical copies become "duplicate", and of the rest the latest
+submission of each (municipality, kind) is "accepted", the others "superseded".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .intake.items import Item
+
+__all__ = ["settle"]
+
+_EPOCH = datetime(1, 1, 1, tzinfo=timezone.utc)
+_PARTICIPANTS = ("candidate", "accepted", "superseded", "duplicate")
+
+
+def settle(items: list[Item]) -> None:
+    """Duplicates, then resubmissions: one accepted workbook per (municipality, kind).
+
+    Byte-identical copies of a candidate become "duplicate" (the first in order stays). Then per
+    (muni_code, kind) the latest wins - highest revision, then latest submitted_on, e-mail Date,
+    file time, and finally later in order; the others become "superseded". Rejected, ignored and
+    opened items are left as they are. Calling it twice gives the same result.
+    """
+    first_copy: dict[str, Item] = {}
+    pool: list[tuple[int, Item]] = []
+    for order, item in enumerate(items):
+        if item.status not in _PARTICIPANTS:
+            continue
+        key = hashlib.sha256(item.data).hexdigest() if item.decrypted and item.data is not None else item.sha256
+        original = first_copy.get(key) if key else None
+        if original is not None:
+            item.status, item.code = "duplicate", ""
+            item.reason = f"{original.where} と同じ内容のため、重複として扱います"
+            continue
+        if key:
+            first_copy[key] = item
+        pool.append((order, item))
+
+    groups: dict[tuple[str, str], list[tuple[int, Item]]] = {}
+    for order, item in pool:
+        group = (item.muni_code, item.kind) if item.kind else ("", f"#{order}")
+        groups.setdefault(group, []).append((order, item))
+    for members in groups.values():
+        def rank(entry: tuple[int, Item]) -> tuple[Any, ...]:
+            order, it = entry
+            return (it.revision, it.submitted_on or date.min, it.email_date or _EPOCH, it.mtime,
+                    order)
+
+        _, winner = max(members, key=rank)
+        for _, item in members:
+            if item is winner:
+                item.status, item.code, item.reason = "accepted", "", "取り込みました"
+            else:
+                item.status, item.code = "superseded", ""
+                item.reason = f"より新しい提出（{winner.where}）があるため採用しません"
