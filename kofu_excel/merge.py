@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import forms, periods
+from .contract import STATUSES
 from .findings import Finding, KofuError
 from .intake import Item, Limits
 from .model import NA, Book
@@ -37,7 +38,6 @@ from .refdata import (
 from .review import kind_of, review
 from .summary import (
     KINDS,
-    STATUSES,
     FindingRow,
     IntakeRow,
     Summary,

@@ -20,15 +20,15 @@ from kofu_excel.merge import merge
 from kofu_excel.model import NA
 from kofu_excel.refdata import Municipality
 from kofu_excel.sample import sample_population, sample_values
-from kofu_excel.summary import (
+from kofu_excel.contract import (
     DATA_COLUMNS,
     FINDINGS_COLUMNS,
     INTAKE_COLUMNS,
     MISSING_COLUMNS,
-    SHEETS,
-    tidy_index,
 )
-from kofu_excel.template import file_name, workbook_bytes
+from kofu_excel.contract import SUMMARY_SHEETS as SHEETS
+from kofu_excel.summary.model import tidy_index
+from kofu_excel.write.template import file_name, workbook_bytes
 
 PREF = "31"  # 鳥取県: 19 municipalities
 SEED = 2019

@@ -8,7 +8,7 @@ from .. import forms
 from ..intake import read_passwords
 from ..merge import E_NOTHING, MergeResult, merge
 from ..refdata import load_config, load_master, load_schedule
-from ..summary import STATUS_LABELS, STATUSES
+from ..contract import STATUS_LABELS, STATUSES
 from .common import (
     command,
     config_option,

@@ -15,9 +15,9 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from . import __version__, forms, periods
-from .cells import a1, col_name, display_width
-from .forms import (
+from .. import __version__, forms, periods
+from ..cells import a1, col_name, display_width
+from ..forms import (
     FIRST_DATA_ROW,
     FIRST_FIELD_COL,
     HEADER_ROW,
@@ -33,12 +33,12 @@ from .forms import (
     Placement,
     Table,
 )
-from .refdata import Master, Municipality, Schedule, load_schedule
-from .xlsxout import ClassicFormulaSheet, Styles, build_xlsx, write_atomic, write_text, write_value
+from ..refdata import Master, Municipality, Schedule, load_schedule
+from .atomic import write_atomic
+from .xlsx import HEADER_FILL, ClassicFormulaSheet, Styles, build_xlsx, write_text, write_value
 
 INPUT_FILL = "#FFF2CC"  # pale yellow: the cells to fill
 DERIVED_FILL = "#EDEDED"
-HEADER_FILL = "#DDEBF7"
 ERROR_FILL = "#FF9999"
 WARN_FILL = "#FFD966"
 

@@ -18,19 +18,23 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xlsxwriter
+from .. import forms
+from ..contract import ANNOTATED_RESULT_SHEET, KIND_LABELS, SEVERITY_LABELS
+from ..findings import Finding
+from ..model import Book
+from .atomic import write_atomic
+from .report import field_label, row_height
+from .template import ERROR_FILL, WARN_FILL, workbook_bytes
+from .xlsx import HEADER_FILL, Styles, write_text, write_title, write_value
 
-from . import forms
-from .findings import Finding
-from .model import Book
-from .refdata import Master, Schedule
-from .report import KIND_LABELS, SEVERITY_LABELS, field_label, row_height
-from .template import ERROR_FILL, HEADER_FILL, WARN_FILL, workbook_bytes
-from .xlsxout import Styles, write_atomic, write_text, write_title, write_value
+if TYPE_CHECKING:
+    import xlsxwriter
 
-RESULT_SHEET = "確認結果"
+    from ..refdata import Master, Schedule
+
+RESULT_SHEET = ANNOTATED_RESULT_SHEET
 SUFFIX = "_確認結果.xlsx"
 COLUMNS = ("番号", "重大度", "コード", "シート", "セル", "提出時のセル", "項目", "内容", "入力値", "期待値")
 _WIDTHS = (6, 8, 7, 16, 7, 11, 30, 60, 16, 26)
