@@ -40,8 +40,8 @@ from . import periods
 from .findings import KofuError
 from .refdata import Master, Municipality, Schedule, load_schedule
 from .sample import FICTITIOUS_NOTE, make_samples, plan_values, sample_population
-from .write.template import file_name, workbook_bytes
 from .write.atomic import write_atomic
+from .write.template import file_name, workbook_bytes
 
 __all__ = [
     "Expected",

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import forms, intake
-from .write.annotate import write_annotated
 from .findings import Finding, HasFindings, KofuError, jsonable
 from .intake import DEFAULT_LIMITS, Item, Limits
 from .model import Book
 from .parallel import take_all
 from .refdata import Master, check_digit, load_master
-from .write.report import write_report
 from .validate import compare_resubmission, prepare, validate_books
+from .write.annotate import write_annotated
+from .write.report import write_report
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from . import forms, periods
 from .refdata import Master, Municipality, Schedule, load_schedule
-from .write.template import file_name, workbook_bytes
 from .write.atomic import write_atomic
+from .write.template import file_name, workbook_bytes
 
 FICTITIOUS_NOTE = "架空の数値です（kofu sample により生成）"
 ONLY_R1 = forms.R1_ONLY_COSTS

@@ -11,12 +11,12 @@ import openpyxl
 import pytest
 
 from kofu_excel import forms
-from kofu_excel.write.annotate import RESULT_SHEET, annotated_name, write_annotated
 from kofu_excel.model import Book, RawCell
 from kofu_excel.pipeline import file_results, load_batch, validate_paths
 from kofu_excel.read import read_book
-from kofu_excel.write.report import FINDING_COLUMNS, FINDINGS_SHEET, write_report
 from kofu_excel.validate import validate_books
+from kofu_excel.write.annotate import RESULT_SHEET, annotated_name, write_annotated
+from kofu_excel.write.report import FINDING_COLUMNS, FINDINGS_SHEET, write_report
 
 CATALOG = {e.id: e for e in forms.catalog("plan")}
 

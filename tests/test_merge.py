@@ -15,11 +15,6 @@ import pytest
 from conftest import convert
 
 from kofu_excel import forms, periods
-from kofu_excel.findings import KofuError
-from kofu_excel.merge import merge
-from kofu_excel.model import NA
-from kofu_excel.refdata import Municipality
-from kofu_excel.sample import sample_population, sample_values
 from kofu_excel.contract import (
     DATA_COLUMNS,
     FINDINGS_COLUMNS,
@@ -27,6 +22,11 @@ from kofu_excel.contract import (
     MISSING_COLUMNS,
 )
 from kofu_excel.contract import SUMMARY_SHEETS as SHEETS
+from kofu_excel.findings import KofuError
+from kofu_excel.merge import merge
+from kofu_excel.model import NA
+from kofu_excel.refdata import Municipality
+from kofu_excel.sample import sample_population, sample_values
 from kofu_excel.summary.model import tidy_index
 from kofu_excel.write.template import file_name, workbook_bytes
 

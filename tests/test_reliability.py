@@ -51,8 +51,8 @@ from kofu_excel.findings import KofuError
 from kofu_excel.inbox import zipcrypto_zip
 from kofu_excel.merge import merge
 from kofu_excel.sample import sample_population, sample_values
-from kofu_excel.write.template import workbook_bytes
 from kofu_excel.write.atomic import TEMP_PREFIX
+from kofu_excel.write.template import workbook_bytes
 
 PREF = "31"  # 鳥取県: 19 municipalities
 ROOT = Path(__file__).resolve().parents[1]

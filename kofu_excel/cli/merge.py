@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from .. import forms
+from ..contract import STATUS_LABELS, STATUSES
 from ..intake import read_passwords
 from ..merge import E_NOTHING, MergeResult, merge
 from ..refdata import load_config, load_master, load_schedule
-from ..contract import STATUS_LABELS, STATUSES
 from .common import (
     command,
     config_option,
