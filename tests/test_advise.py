@@ -23,7 +23,9 @@ from test_review import clean_monthly, clean_plan
 
 from kofu_excel import periods
 from kofu_excel.findings import Finding, KofuError, jsonable
-from kofu_excel.letters import FINDINGS_HEADER, MISSING_HEADER, make_environment, render_letters
+from kofu_excel.letters import render_letters
+from kofu_excel.letters.render import make_environment
+from kofu_excel.letters.source import FINDINGS_HEADER, MISSING_HEADER
 from kofu_excel.refdata import load_config
 from kofu_excel.review import kind_of, review
 

@@ -162,11 +162,6 @@ def tidy_index(kind: str) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-@cache
-def field_labels(kind: str) -> dict[str, str]:
-    return {e.id: e.label for e in forms.catalog(kind)} if kind in forms.FORMS else {}
-
-
 # --- small helpers ----------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__, forms, periods
 from ..contract import KIND_LABELS, LEVEL_LABELS, OVERVIEW_SHEET, STATUS_LABELS, STATUSES
-from ..write.xlsx import HEADER_FILL, Styles, write_text, write_title, write_value
+from ..write.xlsx import HEADER_FILL, Styles, print_a4, write_text, write_title, write_value
 from .charts import forecast_chart, rate_chart
 from .model import KINDS, Summary
 from .sheet import NUM, RATE_FMT
@@ -91,9 +91,7 @@ def overview_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
     # The charts' data go below the blocks; the charts sit to their right, in view.
     r = forecast_chart(wb, ws, s, sm, r + 2)
     rate_chart(wb, ws, s, sm, r + 2)
-    ws.set_paper(9)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    print_a4(ws)
     ws.activate()
 
 

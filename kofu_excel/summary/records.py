@@ -23,8 +23,9 @@ from ..contract import (
 from ..findings import jsonable
 from ..model import NA
 from ..refdata import Master
+from ..write.report import field_label
 from ..write.xlsx import Styles
-from .model import Summary, field_labels
+from .model import Summary
 from .sheet import finish, table_sheet
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def findings_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
             KIND_LABELS.get(fr.kind) if fr.kind in ("plan", "monthly") else None,
             f.code, SEVERITY_LABELS.get(f.severity, f.severity), f.check or None, f.message,
             fr.file or None, f.sheet or None, f.cell or None,
-            field_labels(fr.kind).get(f.field, f.field) if f.field else None,
+            field_label(fr.kind, f.field) if f.field else None,
             value, f.expected or None,
             json.dumps({k: jsonable(v) for k, v in f.figures.items()}, ensure_ascii=False,
                        default=jsonable),

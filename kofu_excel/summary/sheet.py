@@ -16,7 +16,16 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..cells import col_name, display_width
-from ..write.xlsx import HEADER_FILL, MAX_TEXT, BulkSheet, Styles, needs_quote, write_text, xf_index
+from ..write.xlsx import (
+    HEADER_FILL,
+    MAX_TEXT,
+    BulkSheet,
+    Styles,
+    needs_quote,
+    print_a4,
+    write_text,
+    xf_index,
+)
 
 if TYPE_CHECKING:
     import xlsxwriter
@@ -150,7 +159,4 @@ def finish(t: TableSheet, last_data_row: int | None = None, widths: Mapping[int,
             w = min(max(hw, body.widths[c]) + 2, MAX_WIDTH)
         ws.set_column(c, c, max(w, 6))
     ws.set_row(0, 32)
-    ws.set_paper(9)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(0)
+    print_a4(ws, repeat_row=0)

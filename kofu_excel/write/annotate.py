@@ -27,7 +27,7 @@ from ..model import Book
 from .atomic import write_atomic
 from .report import field_label, row_height
 from .template import ERROR_FILL, WARN_FILL, workbook_bytes
-from .xlsx import HEADER_FILL, Styles, write_text, write_title, write_value
+from .xlsx import HEADER_FILL, Styles, print_a4, write_cell, write_text, write_title
 
 if TYPE_CHECKING:
     import xlsxwriter
@@ -113,10 +113,7 @@ def _result_sheet(book: Book, master: Master | None) -> Any:
                 props: dict[str, Any] = {"border": 1, "valign": "top", "text_wrap": c in _WRAPPED}
                 if c == 1 and fill:
                     props["bg_color"] = fill
-                if isinstance(v, str) or v is None:
-                    write_text(ws, r, c, "" if v is None else v, s, **props)
-                else:
-                    write_value(ws, r, c, v, s, **props)
+                write_cell(ws, r, c, v, s, **props)
             height = row_height([(row[c], _WIDTHS[c]) for c in _WRAPPED])
             if height:
                 ws.set_row(r, height)
@@ -124,10 +121,7 @@ def _result_sheet(book: Book, master: Master | None) -> Any:
             ws.set_column(c, c, w)
         ws.freeze_panes(6, 0)
         ws.autofilter(5, 0, 5 + max(len(book.findings), 1), len(COLUMNS) - 1)
-        ws.set_paper(9)
-        ws.set_landscape()
-        ws.fit_to_pages(1, 0)
-        ws.repeat_rows(5)
+        print_a4(ws, repeat_row=5)
         ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True,
                         "autofilter": True, "sort": True})
 

@@ -22,7 +22,16 @@ from ..contract import (
     SEVERITY_LABELS,
 )
 from .atomic import write_atomic
-from .xlsx import HEADER_FILL, Styles, as_text, build_xlsx, write_text, write_title, write_value
+from .xlsx import (
+    HEADER_FILL,
+    Styles,
+    as_text,
+    build_xlsx,
+    print_a4,
+    write_cell,
+    write_text,
+    write_title,
+)
 
 if TYPE_CHECKING:
     import xlsxwriter
@@ -47,7 +56,8 @@ def _labels(kind: str) -> dict[str, str]:
 
 
 def field_label(kind: str, field: str) -> str:
-    """The Japanese label of a catalog id (or the id itself when it is not one)."""
+    """The Japanese label of a catalog id (or the id itself when it is not one): the 項目 column
+    of the report, the annotated copies and the summary's 指摘事項."""
     return _labels(kind).get(field, field)
 
 
@@ -109,11 +119,8 @@ def _table(wb: xlsxwriter.Workbook, s: Styles, sheet: str, title: str, columns: 
                 props["bg_color"] = fill
             if col in number_cols or _whole(v):
                 props["num_format"] = "#,##0"
-            if isinstance(v, str) or v is None:
-                # codes, cells and values stay text even when they look like numbers or formulas
-                write_text(ws, r, c, as_text(v), s, **props)
-            else:
-                write_value(ws, r, c, v, s, **props)
+            # codes, cells and values stay text even when they look like numbers or formulas
+            write_cell(ws, r, c, v, s, **props)
         height = row_height([(v, widths[c]) for c, v in enumerate(values) if columns[c] in _MAX_WIDTH])
         if height:
             ws.set_row(r, height)
@@ -123,10 +130,7 @@ def _table(wb: xlsxwriter.Workbook, s: Styles, sheet: str, title: str, columns: 
     ws.freeze_panes(3, 1)
     ws.autofilter(2, 0, max(last, 3), len(columns) - 1)
     ws.set_row(2, 30)
-    ws.set_paper(9)  # A4
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(2)
+    print_a4(ws, repeat_row=2)
     ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
     ws.set_footer("&C&P / &N")
 

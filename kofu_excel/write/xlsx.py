@@ -127,6 +127,26 @@ def write_value(ws: Worksheet, row: int, col: int, value: Any, styles: Styles, *
         write_text(ws, row, col, str(value), styles, **props)
 
 
+def write_cell(ws: Worksheet, row: int, col: int, value: Any, styles: Styles, **props: Any) -> None:
+    """A value as a municipality gave it: text (and blank) stays text even when it looks like a
+    number or a formula; anything else is written by its type."""
+    if isinstance(value, str) or value is None:
+        write_text(ws, row, col, as_text(value), styles, **props)
+    else:
+        write_value(ws, row, col, value, styles, **props)
+
+
+def print_a4(ws: Worksheet, landscape: bool = True, repeat_row: int | None = None) -> None:
+    """Print setup of every sheet the toolkit writes: A4, one page wide, the header row (if
+    any) repeated on each page."""
+    ws.set_paper(9)  # A4
+    if landscape:
+        ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    if repeat_row is not None:
+        ws.repeat_rows(repeat_row)
+
+
 class _FastZipInfo(zipfile.ZipInfo):
     """Zip members deflated at level 1: for a summary with a 100 MB data sheet, zlib's default
     level costs more than writing the rows (measured: 0.85 s of 2.0 s for 1,741 municipalities)
