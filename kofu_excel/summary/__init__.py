@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__, forms
-from ..contract import SUMMARY_META_SHEET, SUMMARY_SHEETS
+from ..contract import SUMMARY_KIND, SUMMARY_META_SHEET, SUMMARY_SHEETS
 from ..write.atomic import write_atomic
 from ..write.xlsx import Styles, build_xlsx, write_text
 from .data import data_sheet
@@ -75,7 +75,7 @@ Progress = Callable[[int, int], None]
 
 def _meta(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
     ws = wb.add_worksheet(META_SHEET)
-    values = {"kind": "summary", "level": sm.level, "pref": sm.pref_code,
+    values = {"kind": SUMMARY_KIND, "level": sm.level, "pref": sm.pref_code,
               "version": forms.FORM_VERSION, "generated": sm.created.isoformat(),
               "tool": f"kofu-excel {__version__}"}
     for i, (k, v) in enumerate(values.items()):

@@ -1,8 +1,6 @@
 """データ: every accepted value, one row each (団体コード, 区分, 表, 項目, 期間, 値) — the sheet the
-national merge reads back, and most of a national summary's 2.5 million cells.
-
-Its rows are assembled from per-(kind, catalog id) pieces of ready sheet XML: 区分/表/項目/期間
-repeat for every municipality, so only the row number and the value vary.
+national merge reads back, and most of a national summary's 2.5 million cells, so its rows are
+written as ready sheet XML from pieces reused across municipalities (see :func:`data_sheet`).
 """
 
 from __future__ import annotations
