@@ -91,7 +91,7 @@ def _codes(work: Path) -> list[str]:
 
 def task_template(work: Path) -> dict:
     from kofu_excel.refdata import load_master
-    from kofu_excel.template import generate
+    from kofu_excel.write.template import generate
 
     out = work / "templates"
     shutil.rmtree(out, ignore_errors=True)
@@ -106,7 +106,7 @@ def task_tfloor(work: Path) -> dict:
     import xlsxwriter
 
     from kofu_excel.refdata import load_master
-    from kofu_excel.template import prefill_values
+    from kofu_excel.write.template import prefill_values
 
     layout = json.loads((work / "layout.json").read_text())  # sheet → [(row, col, value)]
     master = load_master(None)
@@ -156,7 +156,7 @@ def prepare(work: Path, n: int, seed: int) -> dict:
     from kofu_excel.cells import rowcol
     from kofu_excel.demo.sample import make_samples, sample_population, sample_values
     from kofu_excel.refdata import load_master, load_schedule
-    from kofu_excel.template import workbook_bytes
+    from kofu_excel.write.template import workbook_bytes
 
     master, schedule = load_master(None), load_schedule(None)
     codes = [m.code for m in master.municipalities[:n]]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import forms, periods
+from .contract import STATUSES
 from .findings import Finding, KofuError
 from .model import NA, BatchOptions, Book, Progress, muni_code_of
 from .pipeline import E_NOTHING, E_OUTPUT_IS_INPUT, Item, gc_paused, load_batch
@@ -36,7 +37,6 @@ from .refdata import (
 from .review import kind_of, review
 from .summary import (
     KINDS,
-    STATUSES,
     FindingRow,
     IntakeRow,
     Summary,

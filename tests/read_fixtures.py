@@ -17,7 +17,7 @@ from openpyxl.workbook.workbook import Workbook
 from kofu_excel import forms
 from kofu_excel.demo.sample import sample_values
 from kofu_excel.refdata import Master, Municipality, Schedule
-from kofu_excel.template import workbook_bytes
+from kofu_excel.write.template import workbook_bytes
 
 
 def first_muni(master: Master, code: str = "011002") -> Municipality:

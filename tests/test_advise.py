@@ -23,7 +23,9 @@ from test_review import clean_monthly, clean_plan
 
 from kofu_excel import periods
 from kofu_excel.findings import Finding, KofuError, jsonable
-from kofu_excel.letters import FINDINGS_HEADER, MISSING_HEADER, make_environment, render_letters
+from kofu_excel.letters import render_letters
+from kofu_excel.letters.render import make_environment
+from kofu_excel.letters.source import FINDINGS_HEADER, MISSING_HEADER
 from kofu_excel.refdata import load_config
 from kofu_excel.review import kind_of, review
 
@@ -264,7 +266,7 @@ def test_html_letter_escapes_municipal_text(tmp_path, master):
 
 
 def test_templates_ship_inside_the_package():
-    root = resources.files("kofu_excel.templates")
+    root = resources.files("kofu_excel.letters").joinpath("templates")
     names = {p.name for p in root.iterdir()}
     for kind in ("advice", "reminder"):
         for fmt in ("md", "html", "docx"):
@@ -281,7 +283,7 @@ def test_user_template_folder_overrides_package(summary, tmp_path):
     result = render_letters(summary, tmp_path / "out", fmt="md", date=DATE, templates_dir=mine)
     assert letter_text(result, HAKODATE) == "独自様式 函館市 2\n"
     # overriding the shared wording alone changes every format; the layouts still come from us
-    wording = resources.files("kofu_excel.templates").joinpath("_wording.j2").read_text(encoding="utf-8")
+    wording = resources.files("kofu_excel.letters").joinpath("templates").joinpath("_wording.j2").read_text(encoding="utf-8")
     (mine / "advice.md.j2").unlink()
     (mine / "_wording.j2").write_text(
         wording.replace("マイナンバーカード交付円滑化計画に係る助言について", "交付円滑化計画への助言（第1回）"),

@@ -11,13 +11,13 @@ import openpyxl
 import pytest
 
 from kofu_excel import forms
-from kofu_excel.annotate import RESULT_SHEET, annotated_name, write_annotated
 from kofu_excel.model import BatchOptions, Book, RawCell
 from kofu_excel.pipeline.batch import load_batch
 from kofu_excel.pipeline.validation import file_results, validate_paths
 from kofu_excel.read import read_book
-from kofu_excel.report import FINDING_COLUMNS, FINDINGS_SHEET, write_report
 from kofu_excel.validate import validate_books
+from kofu_excel.write.annotate import RESULT_SHEET, annotated_name, write_annotated
+from kofu_excel.write.report import FINDING_COLUMNS, FINDINGS_SHEET, write_report
 
 CATALOG = {e.id: e for e in forms.catalog("plan")}
 

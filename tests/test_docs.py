@@ -88,7 +88,7 @@ def test_every_code_is_documented() -> None:
 def test_every_code_used_in_the_source_is_known() -> None:
     """A code raised or reported anywhere in the library has a title in findings.CODES."""
     used: dict[str, str] = {}
-    sources = [*(ROOT / "kofu_excel").rglob("*.py"), *(ROOT / "templates").glob("*.j2")]
+    sources = [*(ROOT / "kofu_excel").rglob("*.py"), *(ROOT / "kofu_excel" / "letters" / "templates").glob("*.j2")]
     for path in sources:
         for code in re.findall(r"""["']([EWRF]\d{3})["']""", path.read_text(encoding="utf-8")):
             used.setdefault(code, str(path.relative_to(ROOT)))

@@ -15,20 +15,20 @@ import pytest
 from conftest import convert
 
 from kofu_excel import forms, periods
+from kofu_excel.contract import (
+    DATA_COLUMNS,
+    FINDINGS_COLUMNS,
+    INTAKE_COLUMNS,
+    MISSING_COLUMNS,
+)
+from kofu_excel.contract import SUMMARY_SHEETS as SHEETS
 from kofu_excel.demo.sample import sample_population, sample_values
 from kofu_excel.findings import KofuError
 from kofu_excel.merge import merge
 from kofu_excel.model import NA, BatchOptions
 from kofu_excel.refdata import Municipality
-from kofu_excel.summary import (
-    DATA_COLUMNS,
-    FINDINGS_COLUMNS,
-    INTAKE_COLUMNS,
-    MISSING_COLUMNS,
-    SHEETS,
-    tidy_index,
-)
-from kofu_excel.template import file_name, workbook_bytes
+from kofu_excel.summary.model import tidy_index
+from kofu_excel.write.template import file_name, workbook_bytes
 
 PREF = "31"  # 鳥取県: 19 municipalities
 SEED = 2019

@@ -472,7 +472,7 @@ def test_xls_with_far_cell_refused_E108_before_calamine(tmp_path, plan):
 def test_carriage_return_in_cell_text_read_back_not_as_x000D_escape():
     """Excel and xlsxwriter store a CR as _x000D_ (and a typed _x005F_ escaped again): both
     must read back as typed."""
-    from kofu_excel.template import workbook_bytes
+    from kofu_excel.write.template import workbook_bytes
 
     data = workbook_bytes("plan", values={"basic.department": "市民課\r\n窓口係_x005F_"})
     assert b"_x000D_" in zipfile.ZipFile(io.BytesIO(data)).read("xl/sharedStrings.xml")

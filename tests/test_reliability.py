@@ -52,8 +52,8 @@ from kofu_excel.demo.sample import sample_population, sample_values
 from kofu_excel.findings import KofuError
 from kofu_excel.merge import merge
 from kofu_excel.model import BatchOptions
-from kofu_excel.template import workbook_bytes
-from kofu_excel.xlsxout import TEMP_PREFIX
+from kofu_excel.write.atomic import TEMP_PREFIX
+from kofu_excel.write.template import workbook_bytes
 
 PREF = "31"  # 鳥取県: 19 municipalities
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,7 +142,7 @@ def expected_sums(books: list[dict[str, Any]]) -> dict[str, int]:
 
 def data_sums(path: Path) -> dict[str, float]:
     """Σ of the numeric データ values per ``table.field``, the key of the merge's totals."""
-    from kofu_excel.summary import tidy_index
+    from kofu_excel.summary.model import tidy_index
 
     entries = {e.id: e for e in forms.catalog("plan")}
     field_of = {key: f"{entries[cid].table}.{entries[cid].spec.id}" for cid, key in tidy_index("plan").items()}

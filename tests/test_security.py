@@ -49,7 +49,7 @@ from kofu_excel.demo.sample import sample_population, sample_values
 from kofu_excel.findings import KofuError
 from kofu_excel.formats import check_workbook
 from kofu_excel.refdata import load_master, openpyxl_defused
-from kofu_excel.template import file_name, workbook_bytes
+from kofu_excel.write.template import file_name, workbook_bytes
 
 PREF = "31"  # 鳥取県: 19 municipalities
 N_GOOD = 3

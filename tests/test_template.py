@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from kofu_excel import forms
 from kofu_excel.cells import parse_range, rowcol
 from kofu_excel.cli import main
-from kofu_excel.template import file_name, generate, workbook_bytes
+from kofu_excel.write.template import file_name, generate, workbook_bytes
 
 
 def _open(data: bytes) -> openpyxl.Workbook:

@@ -224,7 +224,7 @@ def test_unreadable_and_summary_books_untouched(master):
 def test_changed_past_month_in_resubmission_warns_W402(master, schedule, tmp_path):
     from kofu_excel.model import BatchOptions
     from kofu_excel.pipeline.batch import load_batch
-    from kofu_excel.template import workbook_bytes
+    from kofu_excel.write.template import workbook_bytes
 
     muni = master.by_code["011002"]
     old = sample_values("monthly", muni, schedule, 2019, report_month="2020-02")

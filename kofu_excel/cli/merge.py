@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from .. import forms
+from ..contract import STATUS_LABELS, STATUSES
 from ..merge import E_NOTHING, MergeResult, merge
 from ..model import BatchOptions
 from ..pipeline import read_passwords
 from ..refdata import load_config, load_master, load_schedule
-from ..summary import STATUS_LABELS, STATUSES
 from .common import (
     command,
     config_option,

@@ -6,7 +6,7 @@ import click
 
 from .. import forms
 from ..refdata import load_master, load_schedule
-from ..template import generate
+from ..write.template import generate
 from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
 
 

@@ -31,8 +31,8 @@ from typing import Any
 from kofu_excel import periods
 from kofu_excel.findings import KofuError
 from kofu_excel.refdata import Master, Municipality, Schedule, load_schedule
-from kofu_excel.template import file_name, workbook_bytes
-from kofu_excel.xlsxout import write_atomic
+from kofu_excel.write.atomic import write_atomic
+from kofu_excel.write.template import file_name, workbook_bytes
 
 from .builders import (
     JST,

@@ -19,8 +19,8 @@ from typing import Any
 
 from kofu_excel import forms, periods
 from kofu_excel.refdata import Master, Municipality, Schedule, load_schedule
-from kofu_excel.template import file_name, workbook_bytes
-from kofu_excel.xlsxout import write_atomic
+from kofu_excel.write.atomic import write_atomic
+from kofu_excel.write.template import file_name, workbook_bytes
 
 FICTITIOUS_NOTE = "架空の数値です（kofu sample により生成）"
 ONLY_R1 = forms.R1_ONLY_COSTS

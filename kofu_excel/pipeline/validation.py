@@ -10,12 +10,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kofu_excel.annotate import write_annotated
 from kofu_excel.findings import Finding, KofuError
 from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, FileResult
 from kofu_excel.refdata import load_master
-from kofu_excel.report import write_report
+from kofu_excel.write.annotate import write_annotated
+from kofu_excel.write.report import write_report
 
 from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
 

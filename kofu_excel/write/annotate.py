@@ -18,19 +18,23 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xlsxwriter
+from .. import forms
+from ..contract import ANNOTATED_RESULT_SHEET, KIND_LABELS, SEVERITY_LABELS
+from ..findings import Finding
+from ..model import Book
+from .atomic import write_atomic
+from .report import field_label, row_height
+from .template import ERROR_FILL, WARN_FILL, workbook_bytes
+from .xlsx import HEADER_FILL, Styles, print_a4, write_cell, write_text, write_title
 
-from . import forms
-from .findings import Finding
-from .model import Book
-from .refdata import Master, Schedule
-from .report import KIND_LABELS, SEVERITY_LABELS, field_label, row_height
-from .template import ERROR_FILL, HEADER_FILL, WARN_FILL, workbook_bytes
-from .xlsxout import Styles, write_atomic, write_text, write_title, write_value
+if TYPE_CHECKING:
+    import xlsxwriter
 
-RESULT_SHEET = "確認結果"
+    from ..refdata import Master, Schedule
+
+RESULT_SHEET = ANNOTATED_RESULT_SHEET
 SUFFIX = "_確認結果.xlsx"
 COLUMNS = ("番号", "重大度", "コード", "シート", "セル", "提出時のセル", "項目", "内容", "入力値", "期待値")
 _WIDTHS = (6, 8, 7, 16, 7, 11, 30, 60, 16, 26)
@@ -109,10 +113,7 @@ def _result_sheet(book: Book, master: Master | None) -> Any:
                 props: dict[str, Any] = {"border": 1, "valign": "top", "text_wrap": c in _WRAPPED}
                 if c == 1 and fill:
                     props["bg_color"] = fill
-                if isinstance(v, str) or v is None:
-                    write_text(ws, r, c, "" if v is None else v, s, **props)
-                else:
-                    write_value(ws, r, c, v, s, **props)
+                write_cell(ws, r, c, v, s, **props)
             height = row_height([(row[c], _WIDTHS[c]) for c in _WRAPPED])
             if height:
                 ws.set_row(r, height)
@@ -120,10 +121,7 @@ def _result_sheet(book: Book, master: Master | None) -> Any:
             ws.set_column(c, c, w)
         ws.freeze_panes(6, 0)
         ws.autofilter(5, 0, 5 + max(len(book.findings), 1), len(COLUMNS) - 1)
-        ws.set_paper(9)
-        ws.set_landscape()
-        ws.fit_to_pages(1, 0)
-        ws.repeat_rows(5)
+        print_a4(ws, repeat_row=5)
         ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True,
                         "autofilter": True, "sort": True})
 

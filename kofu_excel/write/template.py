@@ -15,9 +15,9 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from . import __version__, forms, periods
-from .cells import a1, col_name, display_width
-from .forms import (
+from .. import __version__, forms, periods
+from ..cells import a1, col_name, display_width
+from ..forms import (
     FIRST_DATA_ROW,
     FIRST_FIELD_COL,
     HEADER_ROW,
@@ -33,12 +33,20 @@ from .forms import (
     Placement,
     Table,
 )
-from .refdata import Master, Municipality, Schedule, load_schedule
-from .xlsxout import ClassicFormulaSheet, Styles, build_xlsx, write_atomic, write_text, write_value
+from ..refdata import Master, Municipality, Schedule, load_schedule
+from .atomic import write_atomic
+from .xlsx import (
+    HEADER_FILL,
+    ClassicFormulaSheet,
+    Styles,
+    build_xlsx,
+    print_a4,
+    write_text,
+    write_value,
+)
 
 INPUT_FILL = "#FFF2CC"  # pale yellow: the cells to fill
 DERIVED_FILL = "#EDEDED"
-HEADER_FILL = "#DDEBF7"
 ERROR_FILL = "#FF9999"
 WARN_FILL = "#FFD966"
 
@@ -155,11 +163,7 @@ class _Writer:
 
     def _finish(self, ws: Worksheet, landscape: bool, last_col: int) -> None:
         ws.freeze_panes(FIRST_DATA_ROW, 1)
-        ws.set_paper(9)  # A4
-        if landscape:
-            ws.set_landscape()
-        ws.fit_to_pages(1, 0)
-        ws.repeat_rows(HEADER_ROW)
+        print_a4(ws, landscape, HEADER_ROW)
         ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
         ws.set_footer("&C&P / &N")
         # Layout locked, input cells open; no password so an office can still adjust.
@@ -390,8 +394,7 @@ class _Writer:
         write_text(ws, 3 + len(_instructions(self.form)) + 1, 0,
                    f"様式バージョン {self.form.version}（kofu-excel {__version__}）", self.s,
                    font_color="#808080")
-        ws.set_paper(9)
-        ws.fit_to_pages(1, 0)
+        print_a4(ws, landscape=False)
         ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True})
 
     def meta(self) -> None:

@@ -1,6 +1,6 @@
 """The report workbook of ``kofu-validate --report``: one row per finding, for the office.
 
-Everything typed by a municipality is untrusted: every text goes through ``xlsxout.write_text``
+Everything typed by a municipality is untrusted: every text goes through ``write.xlsx.write_text``
 (so ``=cmd|' /C calc'!A0`` lands as text), no hyperlinks are made, and the file is written
 atomically. A second sheet lists every file with its status, so a clean file is seen too.
 """
@@ -12,30 +12,40 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import xlsxwriter
-from xlsxwriter.worksheet import Worksheet
-
-from . import forms
-from .cells import display_width
-from .refdata import Master
-from .xlsxout import Styles, build_xlsx, write_atomic, write_text, write_title, write_value
+from .. import forms
+from ..cells import display_width
+from ..contract import (
+    KIND_LABELS,
+    REPORT_FILES_SHEET,
+    REPORT_FINDINGS_SHEET,
+    RESULT_LABELS,
+    SEVERITY_LABELS,
+)
+from .atomic import write_atomic
+from .xlsx import (
+    HEADER_FILL,
+    Styles,
+    as_text,
+    build_xlsx,
+    print_a4,
+    write_cell,
+    write_text,
+    write_title,
+)
 
 if TYPE_CHECKING:
-    from .model import FileResult
+    import xlsxwriter
 
-FINDINGS_SHEET = "確認結果"
-FILES_SHEET = "ファイル一覧"
+    from ..model import FileResult
+    from ..refdata import Master
+
+FINDINGS_SHEET = REPORT_FINDINGS_SHEET
+FILES_SHEET = REPORT_FILES_SHEET
 FINDING_COLUMNS = ("ファイル", "格納場所", "団体コード", "市区町村名", "区分", "コード", "重大度",
                    "シート", "セル", "項目", "内容", "入力値", "期待値")
 FILE_COLUMNS = ("ファイル", "格納場所", "団体コード", "市区町村名", "区分", "結果", "エラー", "警告")
-KIND_LABELS = {**{k: f.label for k, f in forms.FORMS.items()}, "summary": "とりまとめ表"}
-SEVERITY_LABELS = {"error": "エラー", "warning": "警告", "info": "情報", "advise": "助言",
-                   "urgent": "至急"}
-STATUS_LABELS = {"valid": "OK", "invalid": "NG（要修正）", "unreadable": "NG（読込不可）",
-                 "ignored": "対象外"}
 # Widths in Excel character units; long text wraps instead of widening without bound.
 _MAX_WIDTH = {"ファイル": 36, "格納場所": 24, "内容": 60, "入力値": 16, "期待値": 24, "項目": 28}
-_HEADER_FILL = "#DDEBF7"
 _ERROR_FILL = "#FFC7CE"
 _WARN_FILL = "#FFEB9C"
 
@@ -46,7 +56,8 @@ def _labels(kind: str) -> dict[str, str]:
 
 
 def field_label(kind: str, field: str) -> str:
-    """The Japanese label of a catalog id (or the id itself when it is not one)."""
+    """The Japanese label of a catalog id (or the id itself when it is not one): the 項目 column
+    of the report, the annotated copies and the summary's 指摘事項."""
     return _labels(kind).get(field, field)
 
 
@@ -57,14 +68,10 @@ def _whole(v: Any) -> bool:
     return isinstance(v, int) or (isinstance(v, float) and v.is_integer())
 
 
-def _text(v: Any) -> str:
-    return v if isinstance(v, str) else "" if v is None else str(v)
-
-
 def row_height(cells: Sequence[tuple[Any, float]]) -> float | None:
     """Height for a row of wrapped cells ((value, column width) pairs), or None for one line:
     xlsxwriter does not measure text, and LibreOffice keeps the default height."""
-    lines = max((-(-display_width(_text(v)) // max(int(w) - 2, 1)) for v, w in cells), default=1)
+    lines = max((-(-display_width(as_text(v)) // max(int(w) - 2, 1)) for v, w in cells), default=1)
     return 17.0 * min(lines, 12) if lines > 1 else None
 
 
@@ -89,10 +96,10 @@ def _rows(files: Sequence[FileResult], master: Master | None) -> list[tuple[list
 def _table(wb: xlsxwriter.Workbook, s: Styles, sheet: str, title: str, columns: Sequence[str],
            rows: Sequence[tuple[list[Any], str]], mark_col: str,
            number_cols: Sequence[str] = ()) -> None:
-    ws: Worksheet = wb.add_worksheet(sheet)
+    ws = wb.add_worksheet(sheet)
     write_title(ws, title, s)
     for c, label in enumerate(columns):
-        write_text(ws, 2, c, label, s, bold=True, bg_color=_HEADER_FILL, border=1, text_wrap=True,
+        write_text(ws, 2, c, label, s, bold=True, bg_color=HEADER_FILL, border=1, text_wrap=True,
                    valign="vcenter")
     # Widths first (Japanese counts double), so wrapped rows can be given their height:
     # xlsxwriter does not measure text, and LibreOffice keeps the default height.
@@ -100,7 +107,7 @@ def _table(wb: xlsxwriter.Workbook, s: Styles, sheet: str, title: str, columns: 
     for values, _sev in rows:
         for c, v in enumerate(values):
             cap = _MAX_WIDTH.get(columns[c], 24)
-            widths[c] = max(widths[c], min(display_width(_text(v)) + 2, cap))
+            widths[c] = max(widths[c], min(display_width(as_text(v)) + 2, cap))
     for r, (values, severity) in enumerate(rows, start=3):
         fill = {"error": _ERROR_FILL, "warning": _WARN_FILL}.get(severity)
         for c, v in enumerate(values):
@@ -112,11 +119,8 @@ def _table(wb: xlsxwriter.Workbook, s: Styles, sheet: str, title: str, columns: 
                 props["bg_color"] = fill
             if col in number_cols or _whole(v):
                 props["num_format"] = "#,##0"
-            if isinstance(v, str) or v is None:
-                # codes, cells and values stay text even when they look like numbers or formulas
-                write_text(ws, r, c, _text(v), s, **props)
-            else:
-                write_value(ws, r, c, v, s, **props)
+            # codes, cells and values stay text even when they look like numbers or formulas
+            write_cell(ws, r, c, v, s, **props)
         height = row_height([(v, widths[c]) for c, v in enumerate(values) if columns[c] in _MAX_WIDTH])
         if height:
             ws.set_row(r, height)
@@ -126,17 +130,14 @@ def _table(wb: xlsxwriter.Workbook, s: Styles, sheet: str, title: str, columns: 
     ws.freeze_panes(3, 1)
     ws.autofilter(2, 0, max(last, 3), len(columns) - 1)
     ws.set_row(2, 30)
-    ws.set_paper(9)  # A4
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(2)
+    print_a4(ws, repeat_row=2)
     ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
     ws.set_footer("&C&P / &N")
 
 
 def report_bytes(files: Sequence[FileResult], master: Master | None = None) -> bytes:
     """The report workbook as bytes (fresh, deterministic)."""
-    counts = {st: sum(1 for fr in files if fr.status == st) for st in STATUS_LABELS}
+    counts = {st: sum(1 for fr in files if fr.status == st) for st in RESULT_LABELS}
     title = (f"提出ブックの確認結果（{len(files)}件：OK {counts['valid']}件・"
              f"NG {counts['invalid'] + counts['unreadable']}件・対象外 {counts['ignored']}件）")
     file_rows = []
@@ -145,7 +146,7 @@ def report_bytes(files: Sequence[FileResult], master: Master | None = None) -> b
         warnings = sum(1 for f in fr.findings if f.severity == "warning")
         sev = "error" if fr.status in ("invalid", "unreadable") else "warning" if warnings else ""
         file_rows.append(([fr.path, fr.member, fr.muni_code, _muni_name(master, fr.muni_code),
-                           KIND_LABELS.get(fr.kind, fr.kind), STATUS_LABELS.get(fr.status, fr.status),
+                           KIND_LABELS.get(fr.kind, fr.kind), RESULT_LABELS.get(fr.status, fr.status),
                            errors, warnings], sev))
 
     def build(wb: xlsxwriter.Workbook, s: Styles) -> None:

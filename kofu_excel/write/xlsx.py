@@ -1,24 +1,27 @@
-"""Safe, deterministic xlsx output shared by every writer (templates, report, summary).
+"""Safe, deterministic xlsx output shared by every writer (templates, report, summary), and
+EVERY extension of XlsxWriter in one place.
 
 - Text is written as text, never as a formula or link: the workbook is opened with
   ``strings_to_formulas=False, strings_to_urls=False`` and text that a spreadsheet would treat
   as a formula if re-entered (``= + - @``, tab, CR, full-width ``＝＋－＠``) gets a quote prefix
   (OWASP ASVS 1.2.10).
-- Outputs go to a temporary file in the same folder, are fsynced and renamed, so a crash or
-  Ctrl-C leaves the earlier output intact; the temp file a killed run leaves behind is removed
-  by the next write of the same output.
+- The same inputs give the same bytes (fixed document dates).
+
+XlsxWriter's private API is used here and nowhere else: :class:`ClassicFormulaSheet` overrides
+``Worksheet._prepare_formula``; :class:`BulkSheet` overrides ``Worksheet._write_rows`` and
+reaches the shared string table (``str_table._get_shared_string_index``, ``.count``), format
+indices (``Format._get_xf_index``) and ``Worksheet._check_dimensions``; ``build_xlsx(fast_deflate=
+True)`` swaps ``xlsxwriter.workbook.ZipInfo``. setup.cfg pins xlsxwriter below its next minor
+version and ``tests/test_xlsx_extensions.py`` fails if any of these changes shape.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 import xlsxwriter
@@ -26,13 +29,13 @@ import xlsxwriter.workbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from .findings import KofuError
-from .forms import FORM_DATE
+from ..findings import KofuError
+from ..forms import FORM_DATE
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 MAX_TEXT = 32767
 FIXED_CREATED = datetime.fromisoformat(FORM_DATE)
-TEMP_PREFIX = ".kofu-tmp-"
+HEADER_FILL = "#DDEBF7"  # header rows of every table the toolkit writes
 
 
 def new_workbook(target: BytesIO, title: str = "") -> xlsxwriter.Workbook:
@@ -77,6 +80,12 @@ class Styles:
         return fmt
 
 
+def as_text(v: Any) -> str:
+    """A value as the text a writer shows or measures: blank → '', text as is (not stripped,
+    unlike :func:`kofu_excel.cells.cell_text`: a writer shows what it was given), else str()."""
+    return v if isinstance(v, str) else "" if v is None else str(v)
+
+
 def needs_quote(text: str) -> bool:
     return text.startswith(FORMULA_TRIGGERS)
 
@@ -118,6 +127,26 @@ def write_value(ws: Worksheet, row: int, col: int, value: Any, styles: Styles, *
         write_text(ws, row, col, str(value), styles, **props)
 
 
+def write_cell(ws: Worksheet, row: int, col: int, value: Any, styles: Styles, **props: Any) -> None:
+    """A value as a municipality gave it: text (and blank) stays text even when it looks like a
+    number or a formula; anything else is written by its type."""
+    if isinstance(value, str) or value is None:
+        write_text(ws, row, col, as_text(value), styles, **props)
+    else:
+        write_value(ws, row, col, value, styles, **props)
+
+
+def print_a4(ws: Worksheet, landscape: bool = True, repeat_row: int | None = None) -> None:
+    """Print setup of every sheet the toolkit writes: A4, one page wide, the header row (if
+    any) repeated on each page."""
+    ws.set_paper(9)  # A4
+    if landscape:
+        ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    if repeat_row is not None:
+        ws.repeat_rows(repeat_row)
+
+
 class _FastZipInfo(zipfile.ZipInfo):
     """Zip members deflated at level 1: for a summary with a 100 MB data sheet, zlib's default
     level costs more than writing the rows (measured: 0.85 s of 2.0 s for 1,741 municipalities)
@@ -152,44 +181,57 @@ def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
         setattr(module, name, saved)
 
 
-def temp_path(path: Path) -> Path:
-    """The one temp file of an output, named after it: a run killed while writing leaves it
-    behind, and the next write of the same output removes it (no directory listing, which
-    would cost seconds when kofu-template writes 1,741 workbooks into one folder)."""
-    tag = hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]
-    return path.with_name(f"{TEMP_PREFIX}{tag}{path.suffix}")
+# --- bulk body rows ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _temp_beside(path: Path) -> Iterator[Path]:
-    tmp_path = temp_path(path)
-    with contextlib.suppress(FileNotFoundError):
-        tmp_path.unlink()  # stale: left by a run killed while writing this output
-    # Created exclusively (never through a planted link), with the usual permissions.
-    os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
-    try:
-        yield tmp_path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+class BulkSheet(Worksheet):
+    """A worksheet whose body rows arrive as ready sheet XML (``<row>`` elements).
+
+    Used through the documented extension point ``add_worksheet(worksheet_class=BulkSheet)``.
+    Cells written the ordinary way must lie above :attr:`bulk_first` (header rows); the bulk
+    rows follow them in ``<sheetData>``. The rows share the workbook's string table and formats
+    through :meth:`string_indexer` and :func:`xf_index`, and tell xlsxwriter the sheet's extent
+    through :meth:`extend_to`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bulk: list[str] = []
+        self.bulk_first: int | None = None
+
+    def _write_rows(self) -> None:
+        if self.bulk_first is None or not self.bulk:
+            super()._write_rows()
+            return
+        saved = self.dim_rowmax
+        self.dim_rowmax = self.bulk_first - 1  # xlsxwriter's own loop covers the header rows only
+        try:
+            if self.dim_rowmax >= self.dim_rowmin:
+                super()._write_rows()
+        finally:
+            self.dim_rowmax = saved
+        self.fh.writelines(self.bulk)  # no joined copy: the rows are the bulk of the memory
+        self.bulk.clear()
+
+    def string_indexer(self) -> Callable[[str], int]:
+        """text → its index in the shared string table (each call counts one use)."""
+        return self.str_table._get_shared_string_index
+
+    @property
+    def string_uses(self) -> int:
+        """Uses of shared strings counted so far (``<sst count=>``), for writers that reuse
+        one rendered piece in many cells and must count each use themselves."""
+        return self.str_table.count
+
+    @string_uses.setter
+    def string_uses(self, n: int) -> None:
+        self.str_table.count = n
+
+    def extend_to(self, row: int, col: int) -> None:
+        """Tell xlsxwriter a bulk cell exists at (row, col): the sheet's dimension grows."""
+        self._check_dimensions(row, col)
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write bytes to ``path`` via a temp file + fsync + rename: all or nothing."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with _temp_beside(path) as tmp:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-    except PermissionError as exc:
-        raise KofuError(
-            "E901",
-            f"{path} に書き込めません。Excel 等で開いている場合は閉じてから再実行してください"
-            f"（{exc.strerror}）",
-        ) from None
-    except OSError as exc:
-        raise KofuError("E901", f"{path} に書き込めません（{exc.strerror}）") from None
+def xf_index(fmt: Format) -> int:
+    """The ``s=`` attribute of a cell in the given format."""
+    return fmt._get_xf_index()
