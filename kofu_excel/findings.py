@@ -12,8 +12,6 @@ from typing import Any
 
 from .codes import titles
 
-SEVERITIES = ("error", "warning", "info", "advise", "urgent")
-
 # Stable codes and their Japanese titles, from the one table of codes (kofu_excel/codes.py).
 CODES: dict[str, str] = titles()
 

@@ -6,6 +6,7 @@ import re
 import string
 
 from kofu_excel import codes
+from kofu_excel.contract import SEVERITIES
 from kofu_excel.findings import CODES
 from kofu_excel.review import CHECKS, RULES, kind_of
 from kofu_excel.validate.rules import RULES as VALIDATION_RULES
@@ -32,7 +33,7 @@ def test_every_validation_rule_code_is_in_the_table() -> None:
 
 
 def test_the_derived_views() -> None:
-    assert CODES == {c: e.title for c, e in codes.TABLE.items()}
+    assert {c: e.title for c, e in codes.TABLE.items()} == CODES
     assert dict(CHECKS) == {c: e.check for c, e in codes.TABLE.items() if e.check}
     assert codes.advice_codes() == {c for c in codes.TABLE if re.fullmatch(r"R\d{3}|F10[12]", c)}
     assert codes.not_ours_codes() == {"E120", "E206", "E207"}
@@ -42,7 +43,7 @@ def test_the_derived_views() -> None:
 
 def test_every_template_names_only_words() -> None:
     for c in codes.TABLE.values():
-        assert c.severity in ("error", "warning", "info", "advise", "urgent")
+        assert c.severity in SEVERITIES
         for text in c.messages.values():
             names = [f for _, f, _, _ in string.Formatter().parse(text) if f]
             assert all(n.isidentifier() for n in names), (c.code, names)

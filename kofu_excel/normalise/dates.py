@@ -13,21 +13,7 @@ from kofu_excel.periods import ERAS, month_key, wareki_date, wareki_month
 from .base import (
     BLANK,
     E_BOOL,
-    E_DATE,
-    E_ERA_YEAR,
-    E_FISCAL_YEAR,
-    E_MONTH,
-    E_MONTH_RANGE,
-    E_NEED_DAY,
-    E_NEED_MONTH,
-    E_NEED_YEAR,
-    E_NEED_YEAR_MONTH,
-    E_NO_SUCH_DAY,
     E_ODD_TYPE,
-    E_SERIAL,
-    E_TIME,
-    E_UNKNOWN_ERA,
-    E_YEAR_RANGE,
     Norm,
     clean,
     error_norm,
@@ -35,6 +21,22 @@ from .base import (
     special_of,
     warning_norm,
 )
+
+# --- fixed error results (one instance each: Norm is immutable) --------------------------------
+_E_MONTH = error_norm("E202", "年月として読み取れません（例：2020/4、令和2年4月）")
+_E_DATE = error_norm("E202", "日付として読み取れません（例：2020/4/1、令和2年4月1日）")
+_E_NEED_MONTH = error_norm("E202", "月まで入力してください（例：2020/4、令和2年4月）")
+_E_NEED_YEAR_MONTH = error_norm("E202", "年と月を入力してください（例：令和2年4月）")
+_E_NEED_YEAR = error_norm("E202", "年も入力してください（例：2020/4、令和2年4月）")
+_E_NEED_DAY = error_norm("E202", "日まで入力してください（例：2020/4/1、令和2年4月1日）")
+_E_FISCAL_YEAR = error_norm("E202", "年度ではなく年月を入力してください（例：令和2年4月）")
+_E_UNKNOWN_ERA = error_norm("E202", "元号は昭和・平成・令和のいずれかで入力してください")
+_E_MONTH_RANGE = error_norm("E203", "月は1～12の範囲で入力してください")
+_E_NO_SUCH_DAY = error_norm("E203", "存在しない日付です。日付をご確認ください")
+_E_YEAR_RANGE = error_norm("E203", "年が範囲外です。西暦は1900～2100年で入力してください")
+_E_ERA_YEAR = error_norm("E203", "元号の年は元年（1年）以上で入力してください")
+_E_TIME = error_norm("E202", "時刻が入力されています。日付を入力してください")
+_E_SERIAL = error_norm("E202", "日付として読み取れない数値です（例：2020/4/1）")
 
 # --- months and dates ---------------------------------------------------------------------------
 _EXCEL_EPOCH = date(1899, 12, 30).toordinal()  # right for serials after the fake 1900-02-29
@@ -80,13 +82,13 @@ def _from_serial(x: float, need_day: bool) -> Norm:
 
 def _from_ymd(y: int, m: int, d: int | None, need_day: bool) -> Norm:
     if not _YEAR_MIN <= y <= _YEAR_MAX:
-        return E_YEAR_RANGE
+        return _E_YEAR_RANGE
     if not 1 <= m <= 12:
-        return E_MONTH_RANGE
+        return _E_MONTH_RANGE
     if d is None:
-        return E_NEED_DAY if need_day else make_value(date(y, m, 1))
+        return _E_NEED_DAY if need_day else make_value(date(y, m, 1))
     if not 1 <= d <= _days_in(y, m):
-        return E_NO_SUCH_DAY
+        return _E_NO_SUCH_DAY
     return make_value(date(y, m, d) if need_day else date(y, m, 1))
 
 
@@ -100,20 +102,20 @@ def _when_digits(s: str, need_day: bool) -> Norm:
     if n == 8:
         return _from_ymd(int(s[:4]), int(s[4:6]), int(s[6:]), need_day)
     if n == 4:
-        return E_NEED_MONTH
-    return E_SERIAL
+        return _E_NEED_MONTH
+    return _E_SERIAL
 
 
 def _when_number(x: float, need_day: bool) -> Norm:
     if type(x) is float and not math.isfinite(x):
-        return BLANK if math.isnan(x) else E_SERIAL
+        return BLANK if math.isnan(x) else _E_SERIAL
     if x < 0:
-        return E_SERIAL
+        return _E_SERIAL
     if _SERIAL_MIN <= x < _SERIAL_MAX + 1:
         return _from_serial(x, need_day)
     if x < 1e8 and x == int(x):
         return _when_digits(str(int(x)), need_day)  # 202004 / 20200401 typed as numbers
-    return E_SERIAL
+    return _E_SERIAL
 
 
 def _when_text(raw: str, need_day: bool) -> Norm:
@@ -122,7 +124,7 @@ def _when_text(raw: str, need_day: bool) -> Norm:
     if special is not None:
         return special
     if len(s) > 60:
-        return E_DATE if need_day else E_MONTH
+        return _E_DATE if need_day else _E_MONTH
     if ":" in s:
         s = _TIME_RE.sub("", s)  # "2020/04/01 00:00:00" from a CSV: the time is not wanted
     if not s.isascii() or " " in s:
@@ -140,7 +142,7 @@ def _when_text(raw: str, need_day: bool) -> Norm:
         return _from_ymd(int(m["y"]), month, day, need_day)
     ey = 1 if m["ey"] == "元" else int(m["ey"])
     if ey < 1:
-        return E_ERA_YEAR
+        return _E_ERA_YEAR
     start, nxt = _ERA_SPAN[era]
     year = start.year + ey - 1
     out = _from_ymd(year, month, day, need_day)
@@ -162,16 +164,16 @@ def _when_text(raw: str, need_day: bool) -> Norm:
 
 def _diagnose_when(s: str, need_day: bool) -> Norm:
     if "年度" in s:
-        return E_FISCAL_YEAR
+        return _E_FISCAL_YEAR
     if s in _ERA_NAME or s in _ERA_NAMES_ONLY:
-        return E_NEED_YEAR_MONTH
+        return _E_NEED_YEAR_MONTH
     if _YEAR_ONLY_RE.fullmatch(s):
-        return E_NEED_MONTH
+        return _E_NEED_MONTH
     if _NO_YEAR_RE.fullmatch(s):
-        return E_NEED_YEAR
+        return _E_NEED_YEAR
     if _OTHER_ERA_RE.match(s):
-        return E_UNKNOWN_ERA
-    return E_DATE if need_day else E_MONTH
+        return _E_UNKNOWN_ERA
+    return _E_DATE if need_day else _E_MONTH
 
 
 def _when(raw: object, need_day: bool) -> Norm:
@@ -196,9 +198,9 @@ def _when(raw: object, need_day: bool) -> Norm:
         try:
             return _when_number(float(raw), need_day)
         except (OverflowError, ValueError):
-            return E_SERIAL
+            return _E_SERIAL
     if hasattr(raw, "hour") and hasattr(raw, "minute"):  # datetime.time
-        return E_TIME
+        return _E_TIME
     return E_ODD_TYPE
 
 

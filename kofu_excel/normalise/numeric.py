@@ -10,28 +10,39 @@ from numbers import Integral, Real
 
 from .base import (
     BLANK,
-    E_APPROX,
     E_BOOL,
-    E_COMMA,
-    E_COUNT_UNIT_IN_YEN,
-    E_DATE_IN_NUMBER,
-    E_DOUBLE_SIGN,
-    E_FRACTION,
-    E_INNER_SPACE,
-    E_KANJI,
-    E_NOT_FINITE,
-    E_NUMBER,
     E_ODD_TYPE,
-    E_PAREN,
-    E_RANGE_TEXT,
-    E_SEN_EN,
     E_TOO_LARGE,
     MINUS,
     Norm,
     clean,
+    error_norm,
     int_value,
     special_of,
 )
+
+# --- fixed error results (one instance each: Norm is immutable) --------------------------------
+_E_DATE_IN_NUMBER = error_norm("E202", "日付が入力されています。数値を入力してください")
+_E_FRACTION = error_norm("E202", "小数は入力できません（整数で入力してください）")
+_E_NOT_FINITE = error_norm("E202", "数値として読み取れません。整数で入力してください")
+_E_COMMA = error_norm(
+    "E202", "桁区切りのカンマの位置が正しくありません（3桁ごとに区切って入力してください）"
+)
+_E_SEN_EN = error_norm("E202", "金額は円単位で入力してください（千円・万円単位は使えません）")
+_E_KANJI = error_norm(
+    "E202",
+    "漢数字や「万」「千」などの単位は使えません。算用数字で入力してください（例：12000）",
+)
+_E_APPROX = error_norm("E202", "「約」「程度」などの概数の表記は使えません。数値のみを入力してください")
+_E_PAREN = error_norm(
+    "E202",
+    "括弧付きの数値は入力できません。マイナスは「-」または「▲」を付けて入力してください",
+)
+_E_RANGE_TEXT = error_norm("E202", "範囲ではなく、一つの数値を入力してください")
+_E_INNER_SPACE = error_norm("E202", "数値の途中に空白があります。空白を除いて入力してください")
+_E_DOUBLE_SIGN = error_norm("E202", "マイナスの記号が重なっています。記号は一つだけにしてください")
+_E_COUNT_UNIT_IN_YEN = error_norm("E202", "金額の欄です。円単位の数値で入力してください")
+_E_NUMBER = error_norm("E202", "数値として読み取れません。整数を算用数字で入力してください（例：1,234）")
 
 # --- numbers ------------------------------------------------------------------------------------
 _SIGN = f"[{re.escape(MINUS)}+]"
@@ -59,27 +70,27 @@ def _from_real(x: float) -> Norm:
     if math.isnan(x):
         return BLANK  # only pandas produces NaN, and there it means an empty cell
     if math.isinf(x):
-        return E_NOT_FINITE
+        return _E_NOT_FINITE
     r = round(x)
     # A user's own formula (=100*1.1) leaves float noise; that is still a whole number.
     if abs(x - r) <= 1e-9 * max(1.0, abs(x)):
         return int_value(int(r))
-    return E_FRACTION
+    return _E_FRACTION
 
 
 def _number_text(raw: str, yen: bool) -> Norm:
     s = clean(raw)
     if len(s) > 40:
-        return E_NUMBER
+        return _E_NUMBER
     m = _NUMBER_RE.fullmatch(s)
     if m is not None:
         s1, s2, unit, frac = m["s1"], m["s2"], m["unit"], m["frac"]
         if s1 and s2:
-            return E_DOUBLE_SIGN
+            return _E_DOUBLE_SIGN
         if yen and unit is not None and unit != _UNIT_YEN:
-            return E_COUNT_UNIT_IN_YEN
+            return _E_COUNT_UNIT_IN_YEN
         if frac and frac.strip("0"):
-            return E_FRACTION
+            return _E_FRACTION
         n = int(m["int"].replace(",", ""))
         sign = s1 or s2
         return int_value(-n if sign and sign != "+" else n)
@@ -90,20 +101,20 @@ def _number_text(raw: str, yen: bool) -> Norm:
 def _diagnose_number(s: str, yen: bool) -> Norm:
     """Say why a cleaned text is not a whole number (most specific reason first)."""
     if _SEN_EN_RE.search(s) or (yen and ("千" in s or "万" in s or "億" in s)):
-        return E_SEN_EN
+        return _E_SEN_EN
     if _APPROX_RE.search(s):
-        return E_APPROX
+        return _E_APPROX
     if _KANJI_NUM_RE.search(s):
-        return E_KANJI
+        return _E_KANJI
     if "(" in s or ")" in s:
-        return E_PAREN
+        return _E_PAREN
     if _RANGE_RE.search(s):
-        return E_RANGE_TEXT
+        return _E_RANGE_TEXT
     if "," in s and _LOOSE_COMMA_RE.fullmatch(s):
-        return E_COMMA
+        return _E_COMMA
     if " " in s and _NUMBER_RE.fullmatch(s.replace(" ", "")):
-        return E_INNER_SPACE
-    return E_NUMBER
+        return _E_INNER_SPACE
+    return _E_NUMBER
 
 
 def number_of(raw: object, yen: bool) -> Norm:
@@ -122,7 +133,7 @@ def number_of(raw: object, yen: bool) -> Norm:
     if t is bool:
         return E_BOOL
     if isinstance(raw, date):
-        return E_DATE_IN_NUMBER
+        return _E_DATE_IN_NUMBER
     if isinstance(raw, Integral):  # numpy integers
         return int_value(int(raw))
     if isinstance(raw, (Real, Decimal)):  # numpy floats, Decimal, Fraction

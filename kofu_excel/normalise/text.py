@@ -16,11 +16,7 @@ from numbers import Integral, Real
 from .base import (
     BLANK,
     E_BOOL,
-    E_CODE,
-    E_EMAIL,
-    E_EMAIL_MANY,
     E_EXCEL_ERROR,
-    E_PHONE,
     EXCEL_ERRORS,
     WS,
     Norm,
@@ -31,6 +27,14 @@ from .base import (
     warning_norm,
 )
 from .numeric import number_of
+
+# --- fixed error results (one instance each: Norm is immutable) --------------------------------
+_E_PHONE = error_norm(
+    "E209", "電話番号は市外局番から、数字とハイフンで入力してください（例：011-231-4111）"
+)
+_E_EMAIL = error_norm("E209", "メールアドレスの形式が正しくありません（例：kofu@city.example.lg.jp）")
+_E_EMAIL_MANY = error_norm("E209", "メールアドレスは一つだけ入力してください")
+_E_CODE = error_norm("E202", "団体コードは6桁の数字で入力してください（例：011002）")
 
 # --- choices ------------------------------------------------------------------------------------
 _LOOSE_DROP_RE = re.compile(r"[\s。、．.,，・･「」『』()\[\]【】〔〕<>!?:;'\"~〜]+")
@@ -207,19 +211,19 @@ def to_phone(raw: object) -> Norm:
     if t is int or t is float:
         n = number_of(raw, False)
         if n.state != "value":
-            return n if n.state == "blank" else E_PHONE
+            return n if n.state == "blank" else _E_PHONE
         d = str(n.value)
         # Excel drops the leading 0 of a number typed as a number.
         d = "0" + d if len(d) in (9, 10) else d
-        return make_value(_group_phone(d)) if _phone_ok(d) else E_PHONE
+        return make_value(_group_phone(d)) if _phone_ok(d) else _E_PHONE
     if t is not str:
-        return E_PHONE
+        return _E_PHONE
     s = clean(raw)  # type: ignore[arg-type]
     special = special_of(s)
     if special is not None:
         return special
     if len(s) > 60:
-        return E_PHONE
+        return _E_PHONE
     ext = ""
     m = _PHONE_EXT_RE.fullmatch(s)
     if m is not None:
@@ -227,11 +231,11 @@ def to_phone(raw: object) -> Norm:
     if s.startswith("+81"):
         s = "0" + s[3:].lstrip(" -()").removeprefix("(0)").lstrip(" -()")
     if not _PHONE_CHARS_RE.fullmatch(s):
-        return E_PHONE
+        return _E_PHONE
     groups = _PHONE_DIGITS_RE.findall(s)
     d = "".join(groups)
     if not _phone_ok(d):
-        return E_PHONE
+        return _E_PHONE
     value = "-".join(groups) if len(groups) > 1 else _group_phone(d)
     return make_value(f"{value} 内線{ext}" if ext else value)
 
@@ -247,7 +251,7 @@ def to_email(raw: object) -> Norm:
     if raw is None:
         return BLANK
     if type(raw) is not str:
-        return E_BOOL if type(raw) is bool else E_EMAIL
+        return E_BOOL if type(raw) is bool else _E_EMAIL
     s = clean(raw)
     special = special_of(s)
     if special is not None:
@@ -255,10 +259,10 @@ def to_email(raw: object) -> Norm:
     if s[:7].lower() == "mailto:":
         s = s[7:].strip()
     if len(s) > 254:
-        return E_EMAIL
+        return _E_EMAIL
     m = _EMAIL_RE.fullmatch(s)
     if m is None:
-        return E_EMAIL_MANY if s.count("@") > 1 else E_EMAIL
+        return _E_EMAIL_MANY if s.count("@") > 1 else _E_EMAIL
     return make_value(f"{m['local']}@{m['domain'].lower()}")
 
 
@@ -272,16 +276,16 @@ def to_code(raw: object) -> Norm:
         if len(s) == 6 and s.isascii() and s.isdigit():
             return make_value(s)
         special = special_of(s)
-        return special if special is not None else E_CODE
+        return special if special is not None else _E_CODE
     if t is bool:
         return E_BOOL
     if t is int or t is float or isinstance(raw, (Integral, Real, Decimal)):
         n = number_of(raw, False)
         if n.state != "value":
-            return n if n.state == "blank" else E_CODE
+            return n if n.state == "blank" else _E_CODE
         v = n.value
         assert isinstance(v, int)
         # Excel shows 011002 typed as a number as 11002: put the dropped zero back.
         if 10000 <= v <= 999999:
             return make_value(f"{v:06d}")
-    return E_CODE
+    return _E_CODE
