@@ -14,11 +14,11 @@ R1xx–R4xx review of a plan (第4-1); F1xx the monthly follow-up (第4-2).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 Form = Literal["plan", "monthly", "any"]
 # How a letter carries a code: a correction to make (a rejected workbook), advice (第4), a reminder
@@ -202,3 +202,15 @@ def not_ours_codes() -> frozenset[str]:
 def review_codes() -> frozenset[str]:
     """The codes of the review (R*, F*): each has a rule in ``kofu_excel.review.rules``."""
     return frozenset(c.code for c in _ROWS if c.check)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def rule(*codes: str) -> Callable[[F], F]:
+    """Mark a function as the rule that emits ``codes`` (validation and review rules alike;
+    ``tests/test_codes.py`` checks every registered rule's codes against :data:`TABLE`)."""
+    def mark(fn: F) -> F:
+        fn.codes = codes  # type: ignore[attr-defined]
+        return fn
+    return mark

@@ -60,15 +60,6 @@ class Subject:
 Rule = Callable[[Subject], Iterator[Finding]]
 
 
-def rule(*codes_: str) -> Callable[[Rule], Rule]:
-    """Mark a function as the rule of ``codes_`` (the registry test checks them against the
-    codes table)."""
-    def mark(fn: Rule) -> Rule:
-        fn.codes = codes_  # type: ignore[attr-defined]
-        return fn
-    return mark
-
-
 def num(values: Mapping[str, Any], key: str) -> int:
     """A count as a number: blank, 「－」 (NA) and anything not numeric count as 0."""
     v = values.get(key)

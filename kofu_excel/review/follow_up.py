@@ -11,9 +11,9 @@ import math
 from collections.abc import Iterator
 
 from .. import periods
-from ..codes import render
+from ..codes import render, rule
 from ..findings import Finding
-from .common import Rule, Subject, finding, fmt, month, num, num_text, pct, rule, span
+from .common import Rule, Subject, finding, fmt, month, num, num_text, pct, span
 
 RECENT_MONTHS = 3  # F101: mean issuance of the last three months
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .. import forms, periods
-from ..codes import render
+from ..codes import render, rule
 from ..findings import Finding
 from .common import (
     METHOD_LABELS,
@@ -28,7 +28,6 @@ from .common import (
     pct,
     quarter_runs,
     quarter_working_days,
-    rule,
     span,
 )
 

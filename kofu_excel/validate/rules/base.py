@@ -6,17 +6,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ...codes import rule
 from ..prepare import Run
 
+__all__ = ["Rule", "first_true", "rule"]
+
 Rule = Callable[[Run], None]
-
-
-def rule(*codes: str) -> Callable[[Rule], Rule]:
-    """Mark a function as the rule of ``codes`` (a test checks them against the codes table)."""
-    def mark(fn: Rule) -> Rule:
-        fn.codes = codes  # type: ignore[attr-defined]
-        return fn
-    return mark
 
 
 def first_true(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
