@@ -16,7 +16,8 @@ from pathlib import Path
 import click
 
 from . import forms
-from .findings import CODES
+from .codes import TABLE
+from .contract import KIND_LABELS, SEVERITY_LABELS
 
 REGENERATE = ".venv/bin/python -m kofu_excel.docs"
 # --help is rendered at a fixed width so the pages do not depend on the terminal.
@@ -62,7 +63,8 @@ def field_catalog_md(kind: str) -> str:
 
 def error_codes_md() -> str:
     lines = ["# エラー・指摘のコード", "",
-             "このページは `python -m kofu_excel.docs` が `kofu_excel/findings.py` から生成します。", "",
+             "このページは `python -m kofu_excel.docs` が `kofu_excel/codes.py` から生成します。",
+             "重大度は通常のもの（R201 は処理能力の不足が大きいとき「至急」）。", "",
              "| 区分 | 意味 |", "|---|---|",
              "| E1xx | ファイル（読み込めない・様式でない・圧縮ファイルの上限など） |",
              "| E2xx | 項目（未入力・形式・範囲・選択肢・団体コード） |",
@@ -72,8 +74,9 @@ def error_codes_md() -> str:
              "| E6xx | 助言文書 |",
              "| E9xx | 出力・実行 |",
              "| R/F | 確認・助言（第4-1、第4-2。受理・不受理には影響しません） |", "",
-             "| コード | 内容 |", "|---|---|"]
-    lines += [f"| {code} | {title} |" for code, title in sorted(CODES.items())]
+             "| コード | 内容 | 重大度 | 観点 | 様式 |", "|---|---|---|---|---|"]
+    lines += [f"| {c.code} | {c.title} | {SEVERITY_LABELS[c.severity]} | {c.check} | "
+              f"{KIND_LABELS.get(c.form, '')} |" for _, c in sorted(TABLE.items())]
     return "\n".join(lines) + "\n"
 
 
