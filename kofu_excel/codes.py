@@ -1,9 +1,9 @@
 """One table of codes: every code the toolkit emits, and everything known about it.
 
-Each :class:`Code` says its usual severity, its Japanese title, the notice"s check it answers
+Each :class:`Code` says its usual severity, its Japanese title, the notice's check it answers
 (第4-1(1) … 第4-2, review codes only), the form it is about, how a letter carries it, and the
 templates its message is rendered from (``str.format`` over the words a rule computes from the
-finding"s figures). ``findings.CODES``, ``review.CHECKS``, ``review.kind_of``, the letters" advice
+finding's figures). ``findings.CODES``, ``review.CHECKS``, ``review.kind_of``, the letters' advice
 and not-ours codes and ``docs/errors.md`` are all derived from :data:`TABLE`: a new code is one
 row here (and a rule that emits it). Plain data and stdlib only: importing this costs nothing.
 
@@ -35,7 +35,7 @@ class Code:
     code: str
     severity: str
     title: str
-    check: str = ""  # the notice"s check (review codes), e.g. 第4-1(1)
+    check: str = ""  # the notice's check (review codes), e.g. 第4-1(1)
     form: Form = "any"
     letter: LetterUse = "none"
     # Message templates by variant ("" is the usual one), rendered by :func:`render`.
@@ -164,13 +164,13 @@ def titles() -> dict[str, str]:
 
 @cache
 def checks() -> Mapping[str, str]:
-    """code → the notice"s check, for the codes that answer one (``review.CHECKS``)."""
+    """code → the notice's check, for the codes that answer one (``review.CHECKS``)."""
     return MappingProxyType({c.code: c.check for c in _ROWS if c.check})
 
 
 def check_of(code: str) -> str:
-    """The notice"s check of a review code; an unknown F code counts as 第4-2, anything else
-    as 第4-1(1) (the letters" grouping never drops an item)."""
+    """The notice's check of a review code; an unknown F code counts as 第4-2, anything else
+    as 第4-1(1) (the letters' grouping never drops an item)."""
     c = TABLE.get(code)
     if c is not None and c.check:
         return c.check

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
+from .. import codes
 from ..contract import FORM_KINDS, KIND_LABELS
 from ..periods import wareki_date, wareki_month
 from ..refdata import Master, ReviewConfig, holidays, is_prefecture_code, is_year_end
-from ..review import CHECKS
 from .source import MissingRow, Summary, SummaryRow
 
 FORM_LABELS = {k: KIND_LABELS[k] for k in FORM_KINDS}  # plan / monthly only
@@ -24,11 +24,11 @@ KIND_WORDS = {"advice": "助言", "reminder": "督促"}
 # Order of the numbered items of an advice letter: corrections first (a rejected workbook
 # blocks everything else), then the notice's checks 第4-1(1)…(4) and the follow-up 第4-2.
 ITEM_ORDER = ("correct", "第4-1(1)", "第4-1(2)", "第4-1(3)", "第4-1(4)", "第4-2")
-# derived from the codes table at merge
-ADVICE_CODES = re.compile(r"R\d{3}|F10[12]")
+# Which findings a letter carries as advice, and which errors say the workbook is not ours to
+# advise: both from the one table of codes.
+ADVICE_CODES = codes.advice_codes()
 # Errors that say the workbook is not one of ours to advise (wrong or foreign code).
-# derived from the codes table at merge
-NOT_OURS = ("E120", "E206", "E207")
+NOT_OURS = codes.not_ours_codes()
 MAX_ERRORS = 30  # error lines per workbook in a letter; the rest is counted
 DEFAULT_DUE_DAYS = 7
 DEFAULT_NOTICE = "令和元年9月11日付け閣副第396号ほか「マイナンバーカード交付円滑化計画の策定について」"
@@ -222,7 +222,7 @@ def build_advice(summary: Summary, master: Master, config: ReviewConfig, when: d
     numbering = _Numbering(config.letters)
     out: list[Letter] = []
     for code, rows in _by_muni(summary.findings, munis).items():
-        advice = [r for r in rows if ADVICE_CODES.fullmatch(r.code)
+        advice = [r for r in rows if r.code in ADVICE_CODES
                   and r.severity in ("info", "advise", "urgent")]
         rejected = _rejections(rows)
         if not rejected and not any(r.severity != "info" for r in advice):
@@ -236,7 +236,7 @@ def build_advice(summary: Summary, master: Master, config: ReviewConfig, when: d
                                   form=FORM_LABELS.get(kind, ""), file=file))
         groups: dict[str, list[SummaryRow]] = {}
         for r in advice:
-            groups.setdefault(r.check if r.check in ITEM_ORDER else _check_of(r.code), []).append(r)
+            groups.setdefault(r.check if r.check in ITEM_ORDER else codes.check_of(r.code), []).append(r)
         for key in ITEM_ORDER:
             if key in groups:
                 rs = groups[key]
@@ -249,10 +249,6 @@ def build_advice(summary: Summary, master: Master, config: ReviewConfig, when: d
         out.append(_letter("advice", code, rows, master, config.letters, when, numbering,
                            tuple(items), sources=sources))
     return out
-
-
-def _check_of(code: str) -> str:
-    return CHECKS.get(code, "第4-2" if code.startswith("F") else "第4-1(1)")
 
 
 def build_reminders(summary: Summary, master: Master, config: ReviewConfig, when: dt.date,
