@@ -48,6 +48,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
 from .findings import KofuError
+from .names import fit_path
 from .periods import wareki_date, wareki_month
 from .refdata import (
     Master,
@@ -835,7 +836,7 @@ def render_letters(
 
     outputs: list[tuple[Path, bytes, Letter]] = []
     for i, lt in enumerate(letters):
-        outputs.append((out / f"{lt.file_stem}.{fmt}", render([lt], False), lt))
+        outputs.append((fit_path(out, f"{lt.file_stem}.{fmt}"), render([lt], False), lt))
         if progress is not None:
             progress(i + 1, len(letters) + 1)
     combined = (out / f"{KIND_WORDS[kind]}_一括.{fmt}", render(letters, True))
