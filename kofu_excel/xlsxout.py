@@ -28,6 +28,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from .findings import KofuError
 from .forms import FORM_DATE
+from .oserrors import describe
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 MAX_TEXT = 32767
@@ -189,7 +190,7 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         raise KofuError(
             "E901",
             f"{path} に書き込めません。Excel 等で開いている場合は閉じてから再実行してください"
-            f"（{exc.strerror}）",
+            f"（{describe(exc)}）",
         ) from None
     except OSError as exc:
-        raise KofuError("E901", f"{path} に書き込めません（{exc.strerror}）") from None
+        raise KofuError("E901", f"{path} に書き込めません（{describe(exc)}）") from None
