@@ -131,3 +131,15 @@ def _readme_sh_block() -> list[str]:
     block = re.search(r"```(?:sh|shell|bash)\n(.*?)```", text, re.S)
     assert block
     return block[1].strip().splitlines()
+
+
+def test_readme_has_a_windows_section_after_the_ci_block():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci_block = text.index("```sh\n")
+    windows = text.index("## Windows で使う")
+    assert ci_block < windows
+    section = text[windows:text.index("\n## ", windows + 1)]
+    for part in ("scripts/build_bundle.py --platform win_amd64", "install.cmd", "py -3.12 -m venv .venv",
+                 r".venv\Scripts\kofu-merge", "PowerShell", "コマンドプロンプト", "とりまとめ.cmd", "確認.cmd",
+                 "様式作成.cmd", "助言文書.cmd", "3.10〜3.13"):
+        assert part in section, part
