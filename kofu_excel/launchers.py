@@ -220,6 +220,16 @@ def open_output(path: Path) -> None:
         _say(f"出力を開けませんでした。自分で開いてください：{path}")
 
 
+def _wait(proc: subprocess.Popen) -> int:
+    """The command's exit status. A Ctrl-C reaches the command too (the same console), which
+    says E990 itself and exits 130: the runner only waits for that, adding nothing."""
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            continue
+
+
 def run(name: str, target: str | None, home: str | Path, now: dt.datetime | None = None) -> int:
     """One use of a launcher: check the dropped item, run the command(s), open, explain."""
     from .cli import console
@@ -251,7 +261,7 @@ def run(name: str, target: str | None, home: str | Path, now: dt.datetime | None
     rc = 0
     for line in lines:
         _say("実行：" + " ".join(f'"{a}"' if " " in a else a for a in line))
-        code = subprocess.call([*_command(line[0]), *line[1:]])
+        code = _wait(subprocess.Popen([*_command(line[0]), *line[1:]]))
         rc = code if code in (2, 130) or rc in (2, 130) else max(rc, code)
         if rc in (2, 130):
             break
