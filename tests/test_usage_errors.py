@@ -8,7 +8,6 @@ import errno
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import textwrap
@@ -102,6 +101,12 @@ def test_a_malformed_date_is_E705_naming_the_spellings(here, option, value):
     line = usage_line(here, "advise", "様式.xlsx", "-o", "out", option, value)
     assert line.startswith(f"E705: {option} の日付「{value}」を読み取れません。")
     assert "令和2年4月20日" in line
+
+
+@pytest.mark.parametrize("value", ["2020-13", "三月"])
+def test_a_malformed_month_is_E705_too(here, value):
+    line = usage_line(here, "sample", "--kind", "monthly", "-o", "out", "--report-month", value)
+    assert line.startswith(f"E705: --report-month の年月「{value}」を読み取れません。")
 
 
 @pytest.mark.parametrize("text", ["2020-04-20", "2020/4/20", "2020年4月20日", "令和2年4月20日",
@@ -227,18 +232,41 @@ def test_ctrl_c_during_start_up_imports_is_one_E990_line_and_exit_130(tmp_path, 
     assert res.stdout == "" and not out.exists()
 
 
-def test_ctrl_c_while_merging_is_one_E990_line_and_leaves_the_earlier_output(tmp_path):
-    out = tmp_path / "summary.xlsx"
-    out.write_bytes(b"the earlier summary")
-    proc = subprocess.Popen([*entry("kofu-merge"), str(SAMPLES / "inbox"), "--passwords", str(SAMPLES / "passwords.txt"), "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    import time
+INTERRUPT_AT_FSYNC = textwrap.dedent("""
+    import os, signal
 
-    time.sleep(1.5)
-    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
-    _stdout, stderr = proc.communicate(timeout=120)
-    if proc.returncode != 130:
-        pytest.skip(f"the merge ended before the interrupt (rc {proc.returncode})")
-    assert stderr.decode("utf-8").strip() == "E990: 中断しました（出力ファイルは変更していません）"
+    _fsync = os.fsync
+
+    def fsync(fd):
+        _fsync(fd)
+        os.killpg(0, signal.SIGINT)  # Ctrl-C, as a terminal sends it: the temp file is written,
+                                     # the output not yet replaced
+
+    os.fsync = fsync
+""")
+
+
+def test_ctrl_c_while_writing_is_one_E990_line_and_leaves_the_earlier_output(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(INTERRUPT_AT_FSYNC, encoding="utf-8")
+    out = tmp_path / "out" / "summary.xlsx"
+    out.parent.mkdir()
+    out.write_bytes(b"the earlier summary")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    res = subprocess.run([*entry("kofu-merge"), str(SAMPLES / "inbox"), "--passwords",
+                          str(SAMPLES / "passwords.txt"), "-o", str(out)], env=env, capture_output=True,
+                         text=True, encoding="utf-8", timeout=300, start_new_session=True)
+    assert res.returncode == 130, res.stderr
+    assert res.stderr.strip() == "E990: 中断しました（出力ファイルは変更していません）"
     assert out.read_bytes() == b"the earlier summary"
-    assert not [p for p in tmp_path.iterdir() if p != out]  # no temp file left
+    assert [p.name for p in out.parent.iterdir()] == ["summary.xlsx"]  # no temp file left
+
+
+def test_a_ctrl_c_after_the_work_is_done_changes_nothing():
+    """Between the last line and the exit, "中断しました" would be untrue: the status stays."""
+    code = ("import os, signal, sys; sys.argv[0] = 'kofu'; from kofu_excel.cli import console; "
+            "done = console.finished; "
+            "console.finished = lambda: (done(), os.kill(os.getpid(), signal.SIGINT)); "
+            "from kofu_excel.cli.entry import kofu; kofu()")
+    res = subprocess.run([sys.executable, "-c", code, "fields", "--kind", "plan"], capture_output=True,
+                         text=True, encoding="utf-8", timeout=120)
+    assert res.returncode == 0 and res.stderr == "" and res.stdout.count("\n") > 100

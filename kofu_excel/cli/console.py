@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import io
+import signal
 import sys
 from typing import NoReturn, TextIO
 
@@ -77,6 +78,13 @@ def say(line: str) -> None:
     setup()
     with contextlib.suppress(OSError, ValueError):
         print(line, file=sys.stderr, flush=True)
+
+
+def finished() -> None:
+    """The command has done its work and said so: from here to the exit (flushing, the worker
+    pool's clean-up) a Ctrl-C is ignored, as "中断しました" would no longer be true."""
+    with contextlib.suppress(ValueError, OSError):  # ValueError: not the main thread
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def interrupted() -> NoReturn:

@@ -19,7 +19,10 @@ def _run(name: str) -> None:
     except KeyboardInterrupt:
         console.interrupted()
     try:
-        command.main()
+        command.main()  # always ends in SystemExit with the command's status
+    except SystemExit:
+        console.finished()  # done and said: a Ctrl-C from here to the exit changes nothing
+        raise
     except KeyboardInterrupt:  # between parsing and the command's own handler
         console.interrupted()
 

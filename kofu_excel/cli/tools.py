@@ -9,7 +9,7 @@ from ..inbox import make_inbox
 from ..refdata import load_master, load_schedule
 from ..sample import make_samples
 from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
-from .usage import E_MISSING_PARAM, E_USAGE, UsageFault
+from .usage import E_MISSING_PARAM, E_USAGE, UsageFault, parse_month_option
 
 
 @command("fields", help="様式の項目一覧（シート・セル・名前付き範囲）を表示します。\n\n"
@@ -48,7 +48,7 @@ def fields_cmd(kind: str, as_json: bool) -> None:
 @click.option("--seed", type=int, default=2019, show_default=True, help="乱数の種 / random seed")
 @click.option("--messy", is_flag=True, help="全角数字・和暦・単位付きなど手入力の表記で記入 / typed the messy way")
 @click.option("--errors", is_flag=True, help="各ブックに誤りを1つ含める（内容は injected.json に記録） / one known error each")
-@click.option("--report-month", default="2020-03", show_default=True,
+@click.option("--report-month", default="2020-03", show_default=True, callback=parse_month_option,
               help="実績報告の対象月（YYYY-MM） / report month of monthly samples")
 @json_option
 @click.pass_context

@@ -150,6 +150,20 @@ def parse_date_option(ctx: click.Context | None, param: click.Parameter | None,
     return parsed
 
 
+def parse_month_option(ctx: click.Context | None, param: click.Parameter | None,
+                       value: str | None) -> str | None:
+    """A click callback: a month as the workbooks accept it (normalise.to_month) → 'YYYY-MM'."""
+    if value is None:
+        return None
+    from ..normalise import to_month  # not at start-up: --help stays fast
+
+    norm = to_month(value)
+    if norm.state != "value" or not isinstance(norm.value, dt.date):
+        raise UsageFault(E_DATE, f"{_subject(param)}の年月「{value}」を読み取れません。"
+                                 "2020-03、2020/3、令和2年3月、R2.3 のように指定してください", ctx)
+    return norm.value.strftime("%Y-%m")
+
+
 _EXTRA = re.compile(r"\((.*)\)", re.S)
 
 
