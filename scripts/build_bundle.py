@@ -103,7 +103,7 @@ goto :done
 if exist "%~dp0.venv\Scripts\python.exe" echo 以前のインストールを上書きします。
 %KOFU_BASE% -m venv "%~dp0.venv"
 if errorlevel 1 goto :failed
-"%~dp0.venv\Scripts\python.exe" -m pip install --no-index --find-links "%~dp0wheels" --disable-pip-version-check --upgrade kofu-excel
+"%~dp0.venv\Scripts\python.exe" -m pip install --no-index --find-links "%~dp0wheels" --no-cache-dir --disable-pip-version-check --upgrade kofu-excel
 if errorlevel 1 goto :failed
 echo.
 echo インストールが終わりました。フォルダをとりまとめ.cmd などの上にドラッグ＆ドロップして使います。
@@ -140,7 +140,7 @@ if [ -z "$base" ]; then
 fi
 "$base" -m venv "$here/.venv" || exit 1
 "$here/.venv/bin/python" -m pip install --no-index --find-links "$here/wheels" \\
-  --disable-pip-version-check --upgrade kofu-excel || exit 1
+  --no-cache-dir --disable-pip-version-check --upgrade kofu-excel || exit 1
 echo "インストールが終わりました。例：./とりまとめ.sh 受信フォルダ"
 """
 

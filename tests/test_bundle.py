@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from kofu_excel.names import safe_name
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"  # the Linux bundle is for this one
 
@@ -69,6 +71,9 @@ def test_the_windows_bundle_is_all_binary_wheels_with_cp932_launchers(tmp_path, 
     assert archive.name == f"kofu-excel-{version()}-win_amd64.zip"
     with zipfile.ZipFile(archive) as zf:
         names = zf.namelist()
+        for name in names:  # every name in the bundle is valid on Windows, and stored as UTF-8
+            assert all(safe_name(part) == part for part in name.split("/")), name
+        assert all(info.flag_bits & 0x800 for info in zf.infolist() if not info.filename.isascii())
         wheels = [n[len(top + "wheels/"):] for n in names if n.startswith(top + "wheels/")]
         assert wheels and all(w.endswith(".whl") for w in wheels), wheels  # no sdist
         have = {w.split("-")[0].lower() for w in wheels}
