@@ -270,3 +270,16 @@ def test_a_ctrl_c_after_the_work_is_done_changes_nothing():
     res = subprocess.run([sys.executable, "-c", code, "fields", "--kind", "plan"], capture_output=True,
                          text=True, encoding="utf-8", timeout=120)
     assert res.returncode == 0 and res.stderr == "" and res.stdout.count("\n") > 100
+
+
+def test_an_os_error_anywhere_else_is_E907_in_japanese_not_E999(tmp_path, monkeypatch):
+    from kofu_excel.cli import merge as merge_cli
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "受信" / "a.xlsx"))
+
+    monkeypatch.setattr(merge_cli, "merge", full_disk)
+    res = CliRunner().invoke(main, ["merge", str(SAMPLES / "inbox"), "-o", str(tmp_path / "x.xlsx")])
+    assert res.exit_code == 2
+    assert res.stderr == (f"E907: {tmp_path / '受信' / 'a.xlsx'}：ファイルの読み書きに失敗しました"
+                          "（ディスクの空き容量が足りません）\n")
