@@ -8,6 +8,7 @@ machine. Windows' own error numbers (``winerror``) come first, then POSIX ``errn
 from __future__ import annotations
 
 import errno
+import os
 
 _WINERROR: dict[int, str] = {
     2: "ファイルが見つかりません",
@@ -53,8 +54,23 @@ for _name, _text in (("EDQUOT", "ディスクの使用量の上限（クオー�
         _ERRNO[getattr(errno, _name)] = _text
 
 
+MAX_PATH_USABLE = 259  # Windows' MAX_PATH (260) less the terminating NUL, in UTF-16 units
+
+
+def _too_long(exc: OSError) -> bool:
+    """Windows without long-path support says "not found" (winerror 3, ENOENT) for a path over
+    MAX_PATH: that is not what happened, the path is too long."""
+    name = exc.filename if isinstance(exc.filename, str) else None
+    if not name or (exc.errno != errno.ENOENT and getattr(exc, "winerror", None) not in (3, 206)):
+        return False
+    return len(os.path.abspath(name).encode("utf-16-le")) // 2 > MAX_PATH_USABLE and (
+        os.name == "nt" or getattr(exc, "winerror", None) is not None)
+
+
 def describe(exc: OSError) -> str:
     """The Japanese reason for ``exc``, e.g. 'ディスクの空き容量が足りません'."""
+    if _too_long(exc):
+        return f"パスが長すぎます（Windows の上限は {MAX_PATH_USABLE} 文字です。もっと浅いフォルダか短い名前にしてください）"
     winerror = getattr(exc, "winerror", None)
     if winerror in _WINERROR:
         return _WINERROR[winerror]

@@ -166,6 +166,15 @@ def test_windows_sharing_violation_says_another_program_has_the_file_open():
     assert "Excel" in describe(exc) and "開いています" in describe(exc)
 
 
+def test_a_path_over_max_path_on_windows_is_said_to_be_too_long_not_missing(tmp_path):
+    long = str(tmp_path / ("とても長いフォルダ名" * 30) / "summary.xlsx")
+    exc = FileNotFoundError(errno.ENOENT, "The system cannot find the path specified", long)
+    exc.winerror = 3  # type: ignore[attr-defined]  # what Windows says for a path over MAX_PATH
+    assert "パスが長すぎます" in describe(exc) and "259" in describe(exc)
+    short = FileNotFoundError(errno.ENOENT, "No such file", str(tmp_path / "x.xlsx"))
+    assert describe(short) == "ファイルまたはフォルダが見つかりません"
+
+
 def test_an_output_folder_that_is_a_file_is_E901_in_japanese_not_file_exists(tmp_path):
     blocker = tmp_path / "out"
     blocker.write_text("x", encoding="utf-8")
