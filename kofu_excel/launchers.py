@@ -29,6 +29,8 @@ The ``.cmd`` files, and why they look the way they do:
   of that ``setlocal`` through a ``for`` variable, and ends with ``exit`` (not ``exit /b``)
   so that the remainder of a cut command line is never run. Started from a console instead,
   it uses ``%~f1`` as typed.
+- **Isolation.** Python runs with ``-I``: the current folder (where a drop may start it, even
+  an inbox of attachments) is never on ``sys.path``, nor are PYTHON* variables read.
 - **Quoting.** Delayed expansion is off wherever a path is expanded (so ``!`` stays), every
   path is expanded inside double quotes (so ``&``, ``^``, ``(``, ``)``, spaces are literal;
   ``%`` inside a value is never expanded twice), and no path is expanded inside a
@@ -351,7 +353,7 @@ exit /b %KOFU_RC%
 
 def render_cmd(launcher: Launcher) -> str:
     """The Windows launcher's text (written in cp932 with CRLF by :func:`write_launchers`)."""
-    call = f'"%KOFU_PY%" -m kofu_excel.launchers {launcher.name} --home "%~dp0."'
+    call = f'"%KOFU_PY%" -I -m kofu_excel.launchers {launcher.name} --home "%~dp0."'
     body = [CMD_HEAD, f"rem {launcher.name}：{launcher.what}\n", "title kofu-excel " + launcher.name + "\n",
             CMD_FIND_PYTHON]
     if launcher.drop:
@@ -375,7 +377,7 @@ if [ ! -x "$py" ]; then
   exit 2
 fi
 if [ $# -gt 0 ]; then set -- "--target=$1"; fi
-"$py" -m kofu_excel.launchers {name} --home "$here" "$@"
+"$py" -I -m kofu_excel.launchers {name} --home "$here" "$@"
 rc=$?
 if [ -z "${{KOFU_NO_WAIT:-}}" ] && [ -t 0 ]; then
   printf '%s' "Enter キーを押すと閉じます。"

@@ -107,7 +107,7 @@ def test_cmd_and_sh_call_the_same_runner_with_the_same_name(cmd_files, tmp_path,
     cmd = cmd_files[name].decode("cp932")
     write_launchers(tmp_path, "posix")
     sh = (tmp_path / f"{name}.sh").read_text(encoding="utf-8")
-    call = f"-m kofu_excel.launchers {name} --home"
+    call = f"-I -m kofu_excel.launchers {name} --home"  # -I: never import from the current folder
     assert f'"%KOFU_PY%" {call} "%~dp0."' in cmd
     assert f'"$py" {call} "$here"' in sh
     if BY_NAME[name].drop:
@@ -173,9 +173,9 @@ def desk(tmp_path_factory) -> Path:
     return root
 
 
-def launch(desk: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+def launch(desk: Path, name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "KOFU_PYTHON": sys.executable, "KOFU_NO_WAIT": "1", "KOFU_NO_OPEN": "1"}
-    return subprocess.run(["sh", str(desk / "kofu-excel (R2)" / f"{name}.sh"), *args], cwd=desk, env=env,
+    return subprocess.run(["sh", str(desk / "kofu-excel (R2)" / f"{name}.sh"), *args], cwd=cwd or desk, env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=600, stdin=subprocess.DEVNULL)
 
 
@@ -231,6 +231,13 @@ def test_sh_launchers_without_a_drop_or_with_the_wrong_thing_say_what_to_drop(de
     assert res.returncode == 2 and "フォルダをドロップしてください" in res.stdout
     res = launch(desk, "助言文書", str(desk / HOSTILE))
     assert res.returncode == 2 and "ファイルをドロップしてください" in res.stdout
+
+
+def test_a_launcher_never_imports_code_from_the_folder_it_is_started_in(desk, tmp_path):
+    (tmp_path / "kofu_excel").mkdir()
+    (tmp_path / "kofu_excel" / "__init__.py").write_text("raise SystemExit(99)\n", encoding="utf-8")
+    res = launch(desk, "とりまとめ", cwd=tmp_path)
+    assert res.returncode == 2 and "ドラッグ＆ドロップしてください" in res.stdout
 
 
 def test_the_exit_status_is_explained_in_japanese():
