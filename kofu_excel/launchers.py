@@ -222,7 +222,7 @@ def open_output(path: Path) -> None:
         _say(f"出力を開けませんでした。自分で開いてください：{path}")
 
 
-def _wait(proc: subprocess.Popen) -> int:
+def _wait(proc: subprocess.Popen[bytes]) -> int:
     """The command's exit status. A Ctrl-C reaches the command too (the same console), which
     says E990 itself and exits 130: the runner only waits for that, adding nothing."""
     while True:
@@ -264,8 +264,8 @@ def run(name: str, target: str | None, home: str | Path, now: dt.datetime | None
     for line in lines:
         _say("実行：" + " ".join(f'"{a}"' if " " in a else a for a in line))
         code = _wait(subprocess.Popen([*_command(line[0]), *line[1:]]))
-        rc = code if code in (2, 130) or rc in (2, 130) else max(rc, code)
-        if rc in (2, 130):
+        rc = code if code not in (0, 1) else max(rc, code)  # 2, 130 …: stop at the first
+        if rc not in (0, 1):
             break
     _say()
     _say(meaning(launcher, rc))
