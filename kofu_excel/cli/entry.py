@@ -11,8 +11,8 @@ from . import console
 
 
 def _run(name: str) -> None:
-    console.setup()
     try:
+        console.setup()
         from . import group
 
         command = getattr(group, name)
