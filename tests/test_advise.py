@@ -382,7 +382,7 @@ def test_cli_advise_errors_are_one_line(summary, tmp_path):
                                           "--templates", str(mine)])
     assert res.exit_code == 2 and res.stderr.startswith("E602: ")
     assert len(res.stderr.strip().splitlines()) == 1
-    res = CliRunner().invoke(advise_cmd, [str(summary), "-o", str(tmp_path / "o"), "--date", "R2.4.1"])
+    res = CliRunner().invoke(advise_cmd, [str(summary), "-o", str(tmp_path / "o"), "--date", "R2.13.1"])
     assert res.exit_code == 2 and "YYYY-MM-DD" in res.stderr
 
 

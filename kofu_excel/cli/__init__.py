@@ -2,35 +2,22 @@
 
 The CLI only parses options, calls one library function, renders the result and sets the
 exit code; the library never prints or exits.
+
+This package is light on purpose: ``main``, ``merge_main`` … are loaded from
+:mod:`kofu_excel.cli.group` when first asked for, so that the console scripts
+(:mod:`kofu_excel.cli.entry`) can catch a Ctrl-C during the heavy imports.
 """
 
 from __future__ import annotations
 
-import click
+from typing import Any
 
-from .advise import advise_cmd
-from .common import KofuGroup
-from .merge import merge_cmd
-from .template import template_cmd
-from .tools import fields_cmd, sample_cmd
-from .validate import validate_cmd
+_COMMANDS = ("main", "template_main", "validate_main", "merge_main", "advise_main")
 
 
-@click.group(help="マイナンバーカード交付円滑化計画の様式作成・検証・とりまとめ・助言ツール。\n\n"
-                  "kofu-excel: templates, validation, merge and advice letters for the "
-                  "My Number Card issuance facilitation plan.",
-             cls=KofuGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="kofu-excel",
-                      help="バージョンを表示して終了します / Show the version and exit.")
-def main() -> None:
-    pass
+def __getattr__(name: str) -> Any:
+    if name in _COMMANDS:
+        from . import group
 
-
-for _cmd in (template_cmd, validate_cmd, merge_cmd, advise_cmd, fields_cmd, sample_cmd):
-    main.add_command(_cmd)
-
-# The kofu-X scripts are the very same click commands.
-template_main = template_cmd
-validate_main = validate_cmd
-merge_main = merge_cmd
-advise_main = advise_cmd
+        return getattr(group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,15 +16,11 @@ from .common import (
     master_option,
     progress_bar,
 )
+from .usage import parse_date_option
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(f"「{value}」は YYYY-MM-DD（例: 2020-04-10）で指定してください") from None
+    return parse_date_option(ctx, param, value)  # 和暦 too, as the workbooks accept (E705)
 
 
 @command("advise", help="とりまとめ表の指摘事項から、市町村あての助言文書を作成します。"
@@ -45,9 +41,10 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
               help="助言ではなく、未提出の団体への督促文書を作成 / write reminders to those who have not submitted")
 @click.option("--muni", multiple=True, help="対象の団体コード（複数指定可） / municipality code (repeatable)")
 @click.option("--date", "letter_date", callback=_date,
-              help="文書の日付 YYYY-MM-DD（省略時は設定の日付、なければ今日） / date on the letters")
+              help="文書の日付 YYYY-MM-DD または和暦（令和2年4月20日）（省略時は設定の日付、なければ今日）"
+                   " / date on the letters")
 @click.option("--due", callback=_date,
-              help="督促文書の提出期限 YYYY-MM-DD（省略時は文書の日付の7日後） / reminder deadline")
+              help="督促文書の提出期限 YYYY-MM-DD または和暦（省略時は文書の日付の7日後） / reminder deadline")
 @json_option
 def advise_cmd(summary: str, out_dir: str, fmt: str, templates_dir: str | None, config: str | None,
                master: str | None, missing: bool, muni: tuple[str, ...], letter_date: dt.date | None,

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import click
 
 from ..findings import KofuError
+from ..oserrors import describe
+from . import console, usage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,18 +33,63 @@ def _bilingual_help_option(cmd: click.Command, ctx: click.Context) -> click.Opti
     return opt
 
 
+E_OS = "E907"  # an OS error outside the writers' own E901 (reading an input, a folder …)
+
+
+def run_main(main: Callable[..., Any], standalone_mode: bool, **kwargs: Any) -> Any:
+    """click's ``main`` with every way out as one line: usage mistakes (usage.py) exit 2,
+    Ctrl-C is E990 and exit 130. The console's encoding never loses a result (console.py)."""
+    if not standalone_mode:
+        return main(standalone_mode=False, **kwargs)
+    console.setup()
+    try:
+        rv = main(standalone_mode=False, **kwargs)
+    except click.ClickException as exc:
+        no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())
+        if no_args_help and isinstance(exc, no_args_help) and exc.ctx is not None:
+            click.echo(exc.ctx.get_help(), err=True)
+        else:
+            click.echo(usage.to_line(exc), err=True)
+        sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt, EOFError):
+        console.interrupted()
+    sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+
+
 class KofuGroup(click.Group):
     """The ``kofu`` group: its -h/--help explained in Japanese with an English line too."""
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         return _bilingual_help_option(self, ctx)
 
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        return run_main(super().main, standalone_mode, args=args, prog_name=prog_name,
+                        complete_var=complete_var, **extra)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise usage.UsageFault(usage.E_NO_SUCH, f"「{name}」というコマンドはありません。"
+                                   f"{'、'.join(self.list_commands(ctx))} のいずれかを指定してください", ctx)
+        return super().resolve_command(ctx, args)
+
 
 class KofuCommand(click.Command):
     """A click command that turns the toolkit's errors into a one-line Japanese message."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:  # click.Path / click.Choice speak Japanese (usage.py)
+            param.type = usage.japanese_type(param.type)
+
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         return _bilingual_help_option(self, ctx)
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        return run_main(super().main, standalone_mode, args=args, prog_name=prog_name,
+                        complete_var=complete_var, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -53,13 +100,19 @@ class KofuCommand(click.Command):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("E990: 中断しました（出力ファイルは変更していません）", err=True)
-            ctx.exit(130)
+            click.echo(console.INTERRUPTED, err=True)
+            ctx.exit(console.EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader went away (`kofu fields --json | head`): nothing left to say to it.
             with contextlib.suppress(OSError):
                 sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the exit-time flush
             ctx.exit(EXIT_OK)
+        except OSError as exc:
+            if os.environ.get("KOFU_DEBUG"):
+                raise
+            where = f"{exc.filename}：" if exc.filename else ""
+            click.echo(f"{E_OS}: {where}ファイルの読み書きに失敗しました（{describe(exc)}）", err=True)
+            ctx.exit(EXIT_FAIL)
         except Exception as exc:  # last resort: never a traceback for a user
             if os.environ.get("KOFU_DEBUG"):
                 raise
@@ -111,7 +164,9 @@ def json_option(f: F) -> F:
 
 
 def echo_json(doc: Any) -> None:
-    click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    """The document as JSON: characters as such on a UTF-8 stdout, else \\u escapes (still
+    valid JSON, nothing lost on a cp932 or ASCII console)."""
+    click.echo(json.dumps(doc, ensure_ascii=not console.is_utf8(), indent=2))
 
 
 def show_progress(as_json: bool) -> bool:

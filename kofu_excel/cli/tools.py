@@ -9,6 +9,7 @@ from ..demo.inbox import make_inbox
 from ..demo.sample import make_samples
 from ..refdata import load_master, load_schedule
 from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
+from .usage import E_MISSING_PARAM, E_USAGE, UsageFault, parse_month_option
 
 
 @command("fields", help="様式の項目一覧（シート・セル・名前付き範囲）を表示します。\n\n"
@@ -47,7 +48,7 @@ def fields_cmd(kind: str, as_json: bool) -> None:
 @click.option("--seed", type=int, default=2019, show_default=True, help="乱数の種 / random seed")
 @click.option("--messy", is_flag=True, help="全角数字・和暦・単位付きなど手入力の表記で記入 / typed the messy way")
 @click.option("--errors", is_flag=True, help="各ブックに誤りを1つ含める（内容は injected.json に記録） / one known error each")
-@click.option("--report-month", default="2020-03", show_default=True,
+@click.option("--report-month", default="2020-03", show_default=True, callback=parse_month_option,
               help="実績報告の対象月（YYYY-MM） / report month of monthly samples")
 @json_option
 @click.pass_context
@@ -60,8 +61,7 @@ def sample_cmd(ctx: click.Context, kind: str | None, master: str | None, schedul
                                      ("--muni", muni), ("--messy", messy), ("--errors", errors),
                                      ("--report-month", _given(ctx, "report_month"))) if on]
         if given:
-            raise click.UsageError(f"--inbox と {'、'.join(given)} は同時に指定できません"
-                                   " / --inbox cannot be combined with " + ", ".join(given), ctx)
+            raise UsageFault(E_USAGE, f"--inbox と {'、'.join(given)} は同時に指定できません", ctx)
         result = make_inbox(inbox_dir, load_master(master), load_schedule(schedule),
                             pref=pref or "31", seed=seed)
         if as_json:
@@ -73,8 +73,7 @@ def sample_cmd(ctx: click.Context, kind: str | None, master: str | None, schedul
         return
     missing = [opt for opt, value in (("--kind", kind), ("-o/--out", out_dir)) if not value]
     if missing:
-        raise click.UsageError(f"{'、'.join(missing)} を指定してください（--inbox のときを除く）"
-                               " / missing option " + ", ".join(missing), ctx)
+        raise UsageFault(E_MISSING_PARAM, f"{'、'.join(missing)} を指定してください（--inbox のときを除く）", ctx)
     assert kind is not None and out_dir is not None
     result = make_samples(kind, out_dir, master=load_master(master), schedule=load_schedule(schedule),
                           count=count, pref=pref, munis=muni, seed=seed, messy=messy, errors=errors,

@@ -3,13 +3,10 @@ send back."""
 
 from __future__ import annotations
 
-import os
-
 import click
 
-from ..findings import KofuError
 from ..model import BatchOptions, FileResult
-from ..pipeline import E_MISSING, E_NOTHING, ValidationRun, read_passwords, validate_paths
+from ..pipeline import E_NOTHING, ValidationRun, read_passwords, validate_paths
 from ..refdata import load_config, load_master
 from .common import (
     EXIT_FAIL,
@@ -59,7 +56,7 @@ def render(run: ValidationRun) -> list[str]:
                           "確認結果のブック（--report）と差し戻し用のブック（--annotate）も作成できます。\n\n"
                           "Check returned workbooks (files, folders, e-mails, archives) and report every "
                           "finding by file, sheet and cell.")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--report", "report", type=click.Path(dir_okay=False),
               help="確認結果を一覧にしたブック（xlsx）の出力先 / write a report workbook")
 @click.option("--annotate", "annotate", type=click.Path(file_okay=False),
@@ -75,9 +72,6 @@ def render(run: ValidationRun) -> list[str]:
 def validate_cmd(ctx: click.Context, paths: tuple[str, ...], report: str | None,
                  annotate: str | None, as_json: bool, passwords: str | None, master: str | None,
                  pref: str | None, config: str | None) -> None:
-    missing = [p for p in paths if not os.path.lexists(p)]
-    if missing:
-        raise KofuError(E_MISSING, f"指定されたファイル・フォルダが見つかりません：{'、'.join(missing)}")
     limits = load_config(config).intake_limits()
     with progress_bar("読込・検証中", as_json) as bar:
         options = BatchOptions(passwords=read_passwords(passwords) if passwords else (),

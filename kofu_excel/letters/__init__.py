@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..findings import KofuError
+from ..names import fit_path
 from ..refdata import Master, ReviewConfig, load_config, load_master
 from ..write.atomic import write_atomic
 from .build import (
@@ -154,7 +155,7 @@ def render_letters(
 
     outputs: list[tuple[Path, bytes, Letter]] = []
     for i, lt in enumerate(letters):
-        outputs.append((out / f"{lt.file_stem}.{fmt}", render([lt], False), lt))
+        outputs.append((fit_path(out, f"{lt.file_stem}.{fmt}"), render([lt], False), lt))
         if progress is not None:
             progress(i + 1, len(letters) + 1)
     combined = (out / f"{KIND_WORDS[kind]}_一括.{fmt}", render(letters, True))

@@ -24,6 +24,7 @@ from .. import forms
 from ..contract import ANNOTATED_RESULT_SHEET, KIND_LABELS, SEVERITY_LABELS
 from ..findings import Finding
 from ..model import Book
+from ..names import MAX_COMPONENT, component_len, fit_path, safe_name
 from .atomic import write_atomic
 from .report import field_label, row_height
 from .template import ERROR_FILL, WARN_FILL, workbook_bytes
@@ -141,7 +142,7 @@ def annotated_name(book: Book) -> str:
     """'<original stem>_確認結果.xlsx' (the innermost member's stem for archived files)."""
     last = book.member.split(" > ")[-1] if book.member else book.file
     stem = PureWindowsPath(PurePosixPath(last).name).stem or "ブック"
-    return _BAD_NAME.sub("_", stem)[:120] + SUFFIX
+    return safe_name(_BAD_NAME.sub("_", stem)[:120], max_units=MAX_COMPONENT - component_len(SUFFIX)) + SUFFIX
 
 
 def write_annotated(books: Iterable[Book], out_dir: str | Path, master: Master | None = None,
@@ -165,7 +166,7 @@ def write_annotated(books: Iterable[Book], out_dir: str | Path, master: Master |
             n += 1
             name = f"{stem}_{n}{SUFFIX}"
         used.add(name.casefold())
-        path = out / name
+        path = fit_path(out, name)
         write_atomic(path, annotated_bytes(book, master, schedule))
         written.append(path)
     return written

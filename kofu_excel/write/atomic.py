@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..findings import KofuError
+from ..oserrors import describe
 
 TEMP_PREFIX = ".kofu-tmp-"
 
@@ -55,7 +56,7 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         raise KofuError(
             "E901",
             f"{path} に書き込めません。Excel 等で開いている場合は閉じてから再実行してください"
-            f"（{exc.strerror}）",
+            f"（{describe(exc)}）",
         ) from None
     except OSError as exc:
-        raise KofuError("E901", f"{path} に書き込めません（{exc.strerror}）") from None
+        raise KofuError("E901", f"{path} に書き込めません（{describe(exc)}）") from None

@@ -33,6 +33,7 @@ from ..forms import (
     Placement,
     Table,
 )
+from ..names import fit_path, safe_name
 from ..refdata import Master, Municipality, Schedule, load_schedule
 from .atomic import write_atomic
 from .xlsx import (
@@ -500,7 +501,7 @@ def file_name(kind: str, muni: Municipality | None) -> str:
     label = forms.FORMS[kind].label
     if muni is None:
         return f"様式_{label}.xlsx"
-    return f"{muni.code}_{muni.name}_{label}.xlsx"
+    return safe_name(f"{muni.code}_{muni.name}_{label}.xlsx")
 
 
 @dataclass(frozen=True)
@@ -527,7 +528,7 @@ def generate(
         targets = list(master.select(pref=pref, munis=list(munis) or None))
     written = []
     for muni in targets:
-        path = out / file_name(kind, muni)
+        path = fit_path(out, file_name(kind, muni))
         write_atomic(path, workbook_bytes(kind, muni, schedule=schedule))
         written.append(path)
     return TemplateResult(kind, tuple(written))

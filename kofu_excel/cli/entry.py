@@ -1,0 +1,47 @@
+"""The console scripts (``kofu``, ``kofu-merge`` …): light until the command is loaded.
+
+Loading a command imports the whole library (about a second: pandas, pandera, openpyxl …). A
+Ctrl-C in that second would otherwise print a Python traceback; here it is the same one E990
+line and exit status 130 as a Ctrl-C while the command runs (cli/common.py handles that part).
+"""
+
+from __future__ import annotations
+
+from . import console
+
+
+def _run(name: str) -> None:
+    try:
+        console.setup()
+        from . import group
+
+        command = getattr(group, name)
+    except KeyboardInterrupt:
+        console.interrupted()
+    try:
+        command.main()  # always ends in SystemExit with the command's status
+    except SystemExit:
+        console.finished()  # done and said: a Ctrl-C from here to the exit changes nothing
+        raise
+    except KeyboardInterrupt:  # between parsing and the command's own handler
+        console.interrupted()
+
+
+def kofu() -> None:
+    _run("main")
+
+
+def kofu_template() -> None:
+    _run("template_main")
+
+
+def kofu_validate() -> None:
+    _run("validate_main")
+
+
+def kofu_merge() -> None:
+    _run("merge_main")
+
+
+def kofu_advise() -> None:
+    _run("advise_main")
