@@ -1932,9 +1932,30 @@ class _Found:
     kind: str  # "file" | "symlink" | "special" | "missing"
 
 
-def _walk(paths: Sequence[str | Path]) -> list[_Found]:
+@dataclass(frozen=True)
+class Stored:
+    """A file kept under a generated name (``real``) and known by the name it came with
+    (``display``: a relative path with "/", e.g. an upload to ``kofu serve``).
+
+    Intake reads ``real`` but names, orders and judges the file (litter, duplicates, the
+    取込記録) by ``display``, exactly as if a folder holding ``display`` had been given, so
+    the same files give the same result on disk and uploaded. ``display`` is never opened.
+    """
+
+    display: str
+    real: str
+
+    def __fspath__(self) -> str:
+        return self.real
+
+
+def _walk(paths: Sequence[str | os.PathLike[str]]) -> list[_Found]:
     found: list[_Found] = []
-    for given in sorted({os.fspath(p) for p in paths}):
+    stored = sorted((p for p in paths if isinstance(p, Stored)), key=lambda s: s.display.split("/"))
+    for s in stored:  # in the order a walk of the folders they came from would give
+        ok = os.path.isfile(s.real) and not os.path.islink(s.real)
+        found.append(_Found(s.display, s.real, "file" if ok else "missing"))
+    for given in sorted({os.fspath(p) for p in paths if not isinstance(p, Stored)}):
         if not os.path.lexists(given):
             found.append(_Found(given, given, "missing"))
         elif os.path.isdir(given):  # a folder named on the command line may be a link
@@ -2010,7 +2031,7 @@ def _disk_item(collector: _Collector, f: _Found) -> list[Item]:
     return collector.blob(data, name, ctx)
 
 
-def discover(paths: Sequence[str | Path]) -> list[_Found]:
+def discover(paths: Sequence[str | os.PathLike[str]]) -> list[_Found]:
     """The files on disk under the given paths, in intake order (for callers that take them in
     one at a time, e.g. in worker processes)."""
     return _walk(paths)

@@ -23,7 +23,7 @@ from typing import Any
 
 from . import forms, periods
 from .findings import Finding, KofuError
-from .intake import Item, Limits
+from .intake import Item, Limits, Stored
 from .model import NA, Book
 from .pipeline import gc_paused, load_batch
 from .refdata import (
@@ -140,8 +140,8 @@ def merge(
         raise KofuError(E_PREF, "全国のとりまとめ（--level national）では --pref は指定できません")
     pref_code = master.pref(pref) if pref is not None else ""
     out = Path(out)
-    paths = [Path(p) for p in paths]
-    _refuse_input(out, paths)
+    paths = [p if isinstance(p, Stored) else Path(p) for p in paths]
+    _refuse_input(out, [Path(p) for p in paths])
 
     steps = _StepCounter(progress)
     batch = load_batch(paths, passwords=passwords, master=master, pref=pref_code or None,
