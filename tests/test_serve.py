@@ -408,3 +408,17 @@ def test_the_default_workspace_is_under_documents(tmp_path: Path, monkeypatch: p
 
 def test_the_progress_is_reported_while_idle(client: Any) -> None:
     assert get(client, "/api/progress").get_json() == {"running": False, "stage": "", "done": 0, "total": 0}
+
+
+def test_the_chart_draws_a_bar_per_row_the_schedule_line_and_escapes_names() -> None:
+    from kofu_excel.serve.chart import rate_chart
+
+    svg = rate_chart([{"name": "<b>鳥取市</b>", "rate": 0.2, "basis": "実績"},
+                      {"name": "江府町", "rate": None, "basis": ""},
+                      {"name": "智頭町", "rate": None, "basis": "実績"},
+                      {"name": "日野町", "rate": 0.15, "basis": "計画"}],
+                     {"month": "2020-07", "rate": 0.236})
+    assert svg.count("<rect") == 2 and 'class="bar plan"' in svg
+    assert "&lt;b&gt;鳥取市&lt;/b&gt;" in svg and "<b>" not in svg
+    assert "国の全体スケジュール（令和2年7月末）23.6%" in svg and 'class="bench"' in svg
+    assert "提出なし" in svg and "人口が不明のため算出できません" in svg

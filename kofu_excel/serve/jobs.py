@@ -151,9 +151,10 @@ def merge_view(result: MergeResult, settings: Settings) -> dict[str, Any]:
             "rate": rate, "basis": basis,
             "plan": _state(sm, "plan", m.code), "monthly": _state(sm, "monthly", m.code),
         })
-    months = [mo for mo in sm.schedule.months if mo <= sm.latest_month]
-    if months:
-        view["benchmark"] = {"month": months[-1], "rate": sm.schedule.rate(months[-1])}
+    # the schedule's next milestone from the latest report month (the last one when all passed)
+    ahead = [mo for mo in sm.schedule.months if mo >= sm.latest_month] or list(sm.schedule.months[-1:])
+    if ahead:
+        view["benchmark"] = {"month": ahead[0], "rate": sm.schedule.rate(ahead[0])}
     return view
 
 
