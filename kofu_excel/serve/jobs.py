@@ -221,7 +221,3 @@ def templates_job(kind: str, pref: str, munis: Sequence[str], out: Path, setting
     _zip_folder(out / "templates", out / TEMPLATES_ZIP)
     doc = {"kind": kind, "version": forms.FORM_VERSION, "files": [str(p) for p in result.files]}
     return Job(doc, {TEMPLATES_ZIP: TEMPLATES_ZIP}, 0, {"files": len(result.files)})
-
-
-def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind)

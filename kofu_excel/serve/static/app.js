@@ -150,7 +150,11 @@
         return;
       }
       busy(false);
-      const e = doc && doc.error ? doc.error : { code: "E999", message: "サーバーから応答がありません（" + xhr.status + "）" };
+      let e = doc && doc.error ? doc.error : { code: "E999", message: "サーバーから応答がありません（" + xhr.status + "）" };
+      if (!(doc && doc.error) && xhr.status === 413) {
+        // refused by the HTTP server itself before the application saw the request
+        e = { code: "E913", message: "送信されたファイルが大きすぎるか多すぎます。何回かに分けてください" };
+      }
       say($("message"), e.code + ": " + e.message);
     };
     xhr.onerror = function () {
