@@ -296,6 +296,16 @@ def test_everything_from_the_inputs_is_escaped_in_the_page(client: Any) -> None:
     assert "<script>alert" not in page and "<img src=x" not in page
 
 
+def test_nothing_usable_is_exit_2_with_the_clis_line(client: Any) -> None:
+    doc = post(client, "/api/merge", {"files": [(io.BytesIO(b"memo"), "memo.txt")]}).get_json()
+    assert doc["output"] is None and doc["downloads"] == {}
+    assert doc["run"]["exit_code"] == 2 and doc["run"]["notice"].startswith("E109: 取り込めるブックがありません")
+    page = get(client, f"/runs/{doc['run']['id']}").get_data(as_text=True)
+    assert 'id="run-notice">E109: ' in page
+    doc = post(client, "/api/validate", {"files": [(io.BytesIO(b"memo"), "memo.txt")]}).get_json()
+    assert doc["run"]["exit_code"] == 2 and doc["run"]["notice"].startswith("E109: ")
+
+
 def test_bad_form_values_get_a_japanese_line_with_a_code(client: Any) -> None:
     resp = post(client, "/api/merge", {"files": [(io.BytesIO(b"x"), "a.xlsx")], "level": "world"})
     assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "E916"

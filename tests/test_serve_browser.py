@@ -5,6 +5,7 @@ letters. With KOFU_SCREENSHOT=1 it also writes docs/images/serve.png for the REA
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -95,8 +96,17 @@ def merged_page(server: dict[str, Any], browser: Any) -> Any:
     wait_for(lambda: browser.find_element(By.ID, "chosen").text == f"選択されたファイル：{n} 件", 30, "files chosen")
     browser.find_element(By.ID, "passwords").send_keys(PASSWORDS.read_text(encoding="utf-8"))
     browser.find_element(By.ID, "btn-merge").click()
-    wait_for(lambda: "/runs/" in browser.current_url and browser.find_elements(By.ID, "counts"),
-             180, "the result page")  # 4. wait for the result
+    stages: set[str] = set()
+
+    def done() -> bool:
+        if "/runs/" in browser.current_url:
+            return bool(browser.find_elements(By.ID, "counts"))
+        with contextlib.suppress(Exception):  # the page may be navigating away
+            stages.add(browser.find_element(By.ID, "progress-text").text.split("（")[0])
+        return False
+
+    wait_for(done, 180, "the result page")  # 4. wait for the result (watching the progress bar)
+    browser.stages = stages
     return browser
 
 
@@ -104,6 +114,8 @@ def test_the_monthly_cycle_end_to_end(server: dict[str, Any], merged_page: Any) 
     from selenium.webdriver.common.by import By
 
     page = merged_page
+    # the progress bar showed the server's own stages while the run went on
+    assert page.stages & {"とりまとめ中", "確認結果を作成中", "文書を作成中"}, page.stages
     # 5. the counts and the 未提出 list, as kofu-merge prints them for the same inbox
     counts = {s: page.find_element(By.ID, f"count-{s}").text
               for s in ("accepted", "rejected", "superseded", "duplicate", "ignored", "opened", "total")}
@@ -192,3 +204,19 @@ def _screenshot(page: Any) -> None:
     shot = page.execute_cdp_cmd("Page.captureScreenshot", {
         "format": "png", "clip": {"x": 0, "y": 0, "width": 1280, "height": 1640, "scale": 0.7}})
     (ROOT / "docs" / "images" / "serve.png").write_bytes(base64.b64decode(shot["data"]))
+
+
+def test_a_past_run_is_deleted_from_the_page(server: dict[str, Any], merged_page: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    page = merged_page
+    page.get(server["url"])
+    rows = page.find_elements(By.CSS_SELECTOR, "#runs tr[data-run]")
+    assert len(rows) >= 2  # the merge and the templates of the tests above
+    victim = rows[0].get_attribute("data-run")
+    rows[0].find_element(By.CSS_SELECTOR, "button.delete").click()
+    page.switch_to.alert.accept()
+    wait_for(lambda: not page.find_elements(By.CSS_SELECTOR, f"#runs tr[data-run='{victim}']"), 30, "the row to go")
+    assert not (server["root"] / "ws" / "runs" / victim).exists()
+    page.refresh()
+    assert victim not in page.page_source

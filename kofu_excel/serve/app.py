@@ -294,7 +294,7 @@ def create_app(workspace: Workspace, token: str, settings: jobs.Settings | None 
         return out
 
     def _finish(run: Run, job: jobs.Job) -> None:
-        run.state, run.exit_code = "done", job.exit_code
+        run.state, run.exit_code, run.notice = "done", job.exit_code, job.notice
         run.downloads, run.counts, run.missing = job.downloads, job.counts, job.missing
         run.result = {"json": job.result, "view": job.view}
         workspace.save(run)
@@ -318,7 +318,7 @@ def create_app(workspace: Workspace, token: str, settings: jobs.Settings | None 
         doc["downloads"] = _download_urls(run)
         doc["run"] = {"id": run.id, "kind": run.kind, "state": run.state, "exit_code": run.exit_code,
                       "page": url_for("run_page", run_id=run.id, token=token, _external=True),
-                      "error": run.error}
+                      "error": run.error, "notice": run.notice}
         return doc
 
     def _summary(run: Run) -> dict[str, Any]:

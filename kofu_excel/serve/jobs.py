@@ -19,7 +19,7 @@ from ..contract import KIND_LABELS, SEVERITY_LABELS, STATUS_LABELS, STATUSES
 from ..findings import CODES, KofuError
 from ..intake import Stored
 from ..letters import render_letters
-from ..merge import MergeResult, merge
+from ..merge import E_NOTHING, MergeResult, merge
 from ..pipeline import ValidationRun, validate_paths
 from ..refdata import Master, ReviewConfig, Schedule, load_config, load_master, load_schedule
 from ..summary import Summary, issuance_rate, population
@@ -65,6 +65,7 @@ class Job:
     counts: dict[str, int]
     missing: int = 0
     view: dict[str, Any] = field(default_factory=dict)
+    notice: str = ""  # what the command would print on stderr when nothing was usable
 
 
 def parse_passwords(text: str) -> list[str]:
@@ -112,8 +113,10 @@ def merge_job(files: Sequence[Stored], out: Path, settings: Settings, pref: str 
             if _zip_folder(out / folder, out / name):
                 downloads[name] = name
     counts = {s: result.count(s) for s in STATUSES}
+    notice = "" if result.output is not None else (
+        f"{E_NOTHING}: 取り込めるブックがありませんでした。とりまとめ表は作成していません")
     return Job(result.to_json(), downloads, result.exit_code, counts, len(result.missing),
-               merge_view(result, settings))
+               merge_view(result, settings), notice)
 
 
 def merge_view(result: MergeResult, settings: Settings) -> dict[str, Any]:
@@ -185,7 +188,8 @@ def validate_job(files: Sequence[Stored], out: Path, settings: Settings, pref: s
     counts = {s: sum(1 for fr in run.files if fr.status == s)
               for s in ("valid", "invalid", "unreadable", "ignored")}
     exit_code = 2 if run.nothing_found else (0 if run.all_valid else 1)
-    return Job(run.to_json(), downloads, exit_code, counts, 0, validate_view(run, settings))
+    notice = f"{E_NOTHING}: 検証できるブックが見つかりませんでした（対象外のファイルのみ）" if run.nothing_found else ""
+    return Job(run.to_json(), downloads, exit_code, counts, 0, validate_view(run, settings), notice)
 
 
 VALIDATE_LABELS = {"valid": "OK", "invalid": "NG（要修正）", "unreadable": "NG（読込不可）", "ignored": "対象外"}

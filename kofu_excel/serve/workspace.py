@@ -88,6 +88,7 @@ class Run:
     missing: int = 0
     exit_code: int | None = None
     error: str = ""  # "Ennn: 日本語の説明" when the run could not finish
+    notice: str = ""  # "Ennn: …" when it finished with nothing usable (what the CLI prints on stderr)
     result: dict[str, Any] = field(default_factory=dict)  # the --json document
 
     def to_json(self) -> dict[str, Any]:
