@@ -432,3 +432,26 @@ def test_the_chart_draws_a_bar_per_row_the_schedule_line_and_escapes_names() -> 
     assert "&lt;b&gt;鳥取市&lt;/b&gt;" in svg and "<b>" not in svg
     assert "国の全体スケジュール（令和2年7月末）23.6%" in svg and 'class="bench"' in svg
     assert "提出なし" in svg and "人口が不明のため算出できません" in svg
+
+
+def test_intake_names_orders_and_judges_a_stored_file_by_the_name_it_came_with(tmp_path: Path) -> None:
+    """intake.Stored: the library reads the generated file but shows, sorts and judges (litter)
+    by the original relative path, exactly as for the same folder on disk."""
+    from kofu_excel.intake import R_EXCEL_LOCK, R_WIN, Stored, collect
+
+    names = ["inbox/計画/Thumbs.db", "inbox/b.txt", "inbox/計画-old.txt", "inbox/計画/~$a.xlsx", "inbox/a-b.txt"]
+    stored = []
+    for i, name in enumerate(names, start=1):
+        real = tmp_path / f"{i:04d}.dat"
+        real.write_bytes(b"x" * i)
+        stored.append(Stored(name, str(real)))
+    disk = tmp_path / "disk"
+    for name in names:
+        (disk / name).parent.mkdir(parents=True, exist_ok=True)
+        (disk / name).write_bytes(b"x")
+    got = [(it.path, it.status, it.reason) for it in collect(stored)]
+    want = [(Path(it.path).relative_to(disk).as_posix(), it.status, it.reason) for it in collect([disk / "inbox"])]
+    assert got == want
+    assert [p for p, _s, _r in got] == ["inbox/a-b.txt", "inbox/b.txt", "inbox/計画/Thumbs.db",
+                                        "inbox/計画/~$a.xlsx", "inbox/計画-old.txt"]  # as a folder walk goes
+    assert {r for _p, _s, r in got} >= {R_WIN, R_EXCEL_LOCK}
