@@ -155,8 +155,7 @@ def create_app(workspace: Workspace, token: str, settings: jobs.Settings | None 
     @app.get("/runs/<run_id>")
     def run_page(run_id: str) -> str:
         run = _load(run_id)
-        view = run.result.get("view") if isinstance(run.result, dict) else None
-        view = view or {}
+        view = workspace.result(run.id).get("view") or {}
         chart = rate_chart(view.get("munis", []), view.get("benchmark")) if view.get("munis") else None
         options = sorted({(f["muni_code"], f["muni_name"]) for f in view.get("findings", []) if f["muni_code"]})
         return render_template("index.html", runs=workspace.list_runs(), run=run, view=view,
@@ -296,7 +295,7 @@ def create_app(workspace: Workspace, token: str, settings: jobs.Settings | None 
     def _finish(run: Run, job: jobs.Job) -> None:
         run.state, run.exit_code, run.notice = "done", job.exit_code, job.notice
         run.downloads, run.counts, run.missing = job.downloads, job.counts, job.missing
-        run.result = {"json": job.result, "view": job.view}
+        workspace.save_result(run.id, {"json": job.result, "view": job.view})
         workspace.save(run)
 
     def _fail(run: Run, code: str, message: str) -> None:
@@ -314,7 +313,7 @@ def create_app(workspace: Workspace, token: str, settings: jobs.Settings | None 
                 for name in run.downloads}
 
     def _answer(run: Run) -> dict[str, Any]:
-        doc = dict(run.result.get("json", {})) if run.result else {}
+        doc = dict(workspace.result(run.id).get("json") or {})
         doc["downloads"] = _download_urls(run)
         doc["run"] = {"id": run.id, "kind": run.kind, "state": run.state, "exit_code": run.exit_code,
                       "page": url_for("run_page", run_id=run.id, token=token, _external=True),

@@ -4,7 +4,8 @@ and the lock that lets one run at a time write into it.
 Layout::
 
     <workspace>/
-      runs/<run id>/run.json        the run record (plain JSON, see :class:`Run`)
+      runs/<run id>/run.json        the run record (plain JSON, see :class:`Run`): small, for the list
+      runs/<run id>/result.json     the --json document and the page's figures (can be large)
       runs/<run id>/inputs/0001.dat uploads, stored under generated names (original names in run.json)
       runs/<run id>/outputs/…       what the run wrote; downloads are named in run.json only
       tmp/                          upload buffers while a request is read (emptied at start)
@@ -34,6 +35,7 @@ from typing import IO, Any
 
 RUN_ID = re.compile(r"\A\d{8}-\d{6}-[0-9a-f]{6}\Z")
 RECORD = "run.json"
+RESULT = "result.json"
 LOCK = ".kofu-serve.lock"
 
 
@@ -89,7 +91,6 @@ class Run:
     exit_code: int | None = None
     error: str = ""  # "Ennn: 日本語の説明" when the run could not finish
     notice: str = ""  # "Ennn: …" when it finished with nothing usable (what the CLI prints on stderr)
-    result: dict[str, Any] = field(default_factory=dict)  # the --json document
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,10 +138,18 @@ class Workspace:
         return self.run_dir(run_id) / "outputs"
 
     def save(self, run: Run) -> None:
-        path = self.run_dir(run.id) / RECORD
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(run.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        _write_json(self.run_dir(run.id) / RECORD, run.to_json())
+
+    def save_result(self, run_id: str, result: dict[str, Any]) -> None:
+        _write_json(self.run_dir(run_id) / RESULT, result)
+
+    def result(self, run_id: str) -> dict[str, Any]:
+        """A finished run's result ({"json": …, "view": …}); {} when it has none."""
+        try:
+            doc = json.loads((self.run_dir(run_id) / RESULT).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return doc if isinstance(doc, dict) else {}
 
     def load(self, run_id: str) -> Run:
         """The run record; KeyError for an unknown or malformed id."""
@@ -195,6 +204,12 @@ class Workspace:
                 fh.close()
         finally:
             self._thread_lock.release()
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _try_lock(fh: IO[bytes]) -> bool:
