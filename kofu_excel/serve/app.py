@@ -18,9 +18,11 @@ Errors are one Japanese line with a code, as JSON ``{"error": {"code", "message"
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -221,20 +223,15 @@ def create_app(workspace: Workspace, token: str, settings: jobs.Settings | None 
             return jsonify(_answer(run))
 
     # -- helpers --------------------------------------------------------------------------------
-    def _locked() -> Any:
-        class _Ctx:
-            def __enter__(self) -> None:
-                self.cm = workspace.lock()
-                try:
-                    self.cm.__enter__()
-                except Busy:
-                    raise ApiError(409, E_BUSY, "ほかのとりまとめ・確認を実行中です。終わってからもう一度実行してください"
-                                   "（同じ作業フォルダでは一度に1つだけ実行できます）") from None
-
-            def __exit__(self, *exc: Any) -> None:
-                self.cm.__exit__(*exc)
-
-        return _Ctx()
+    @contextlib.contextmanager
+    def _locked() -> Iterator[None]:
+        """One run at a time per workspace: a second gets 409 E914 and touches nothing."""
+        try:
+            with workspace.lock():
+                yield
+        except Busy:
+            raise ApiError(409, E_BUSY, "ほかのとりまとめ・確認を実行中です。終わってからもう一度実行してください"
+                           "（同じ作業フォルダでは一度に1つだけ実行できます）") from None
 
     def _run_batch(kind: str) -> Response:
         with _locked():
