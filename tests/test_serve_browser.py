@@ -220,3 +220,25 @@ def test_a_past_run_is_deleted_from_the_page(server: dict[str, Any], merged_page
     assert not (server["root"] / "ws" / "runs" / victim).exists()
     page.refresh()
     assert victim not in page.page_source
+
+
+def test_files_dropped_on_the_page_are_taken_in(server: dict[str, Any], merged_page: Any) -> None:
+    """The drop zone: real files (picked by a scratch input, so that they are read from disk) are
+    dropped on it as a DataTransfer, then checked with 確認だけ行う."""
+    from selenium.webdriver.common.by import By
+
+    page = merged_page
+    page.get(server["url"])
+    plans = sorted((INBOX / "計画").glob("31*.xlsx"))[:3]
+    page.execute_script("const i = document.createElement('input'); i.type = 'file'; i.multiple = true;"
+                        "i.id = 'scratch'; document.body.appendChild(i);")
+    page.find_element(By.ID, "scratch").send_keys("\n".join(str(p) for p in plans))
+    page.execute_script("const dt = new DataTransfer(); for (const f of document.getElementById('scratch').files)"
+                        " dt.items.add(f); document.getElementById('drop').dispatchEvent("
+                        "new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));")
+    wait_for(lambda: page.find_element(By.ID, "chosen").text == "選択されたファイル：3 件", 30, "the dropped files")
+    page.find_element(By.ID, "btn-validate").click()
+    wait_for(lambda: "/runs/" in page.current_url and page.find_elements(By.ID, "counts"), 120, "the result")
+    assert page.find_element(By.ID, "count-valid").text == "3"
+    shown = [tr.find_elements(By.TAG_NAME, "td")[0].text for tr in page.find_elements(By.CSS_SELECTOR, "#files tr")[1:]]
+    assert shown == [p.name for p in plans]
