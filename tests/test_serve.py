@@ -153,6 +153,8 @@ def test_past_runs_are_listed_reopened_and_deleted(merged: dict[str, Any]) -> No
     assert mine["counts"]["accepted"] == 34 and mine["missing"] == 3 and mine["files"] == len(inbox_files())
     page = get(c, f"/runs/{run['id']}").get_data(as_text=True)
     assert 'id="count-accepted">34<' in page and "江府町" in page and "<svg" in page
+    # the municipality rows: 鳥取市's rate against the schedule's next milestone (2020-07, 23.6%)
+    assert re.search(r"<td>312011</td><td>鳥取市</td>.*?23\.9%</td>\s*<td class=\"num\">\+0\.3 ポイント</td>", page, re.S)
     assert get(c, f"/api/runs/{run['id']}").get_json()["totals"] == merged["doc"]["totals"]
     assert get(c, "/").status_code == 200 and run["id"] in get(c, "/").get_data(as_text=True)
 
