@@ -240,6 +240,32 @@ def test_an_oversized_upload_gets_413_and_leaves_nothing(tmp_path: Path, setting
     assert list((tmp_path / "ws" / "tmp").iterdir()) == []
 
 
+def test_the_real_server_refuses_an_oversized_body(tmp_path: Path, settings: jobs.Settings) -> None:
+    """Through waitress as `kofu serve` runs it: just over the limit → the app's E913 line; far
+    over → 413 from waitress before the body is read."""
+    from kofu_excel.serve.server import SLACK, bind, make_server
+
+    limits = Limits(max_request_bytes=200_000)
+    sock = bind(0)
+    port = sock.getsockname()[1]
+    server = make_server(create_app(Workspace(tmp_path / "ws"), TOKEN, settings, limits, port=port),
+                         sock, limits)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        just_over = _post_raw(port, "/api/merge", [], "x" * 250_000)
+        assert just_over["status"] == 413 and just_over["json"]["error"]["code"] == "E913"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.putrequest("POST", "/api/merge")
+        for k, v in (("X-Kofu-Token", TOKEN), ("Content-Type", "multipart/form-data; boundary=b"),
+                     ("Content-Length", str(200_000 + SLACK + 1))):
+            conn.putheader(k, v)
+        conn.endheaders()
+        assert conn.getresponse().status == 413  # answered without sending the body
+        assert list((tmp_path / "ws" / "runs").iterdir()) == []
+    finally:
+        server.close()
+
+
 def test_a_file_over_the_intake_limit_is_rejected_by_intake(tmp_path: Path, settings: jobs.Settings) -> None:
     """Per file, the same limits as intake: the upload is kept and reported as E108, like the CLI."""
     cfg = tmp_path / "limits.toml"
@@ -393,7 +419,8 @@ def _post_raw(port: int, path: str, files: list[tuple[str, Path]], passwords: st
     conn.request("POST", path, body.getvalue(), {
         "Content-Type": f"multipart/form-data; boundary={boundary}", "X-Kofu-Token": TOKEN})
     resp = conn.getresponse()
-    return {"status": resp.status, "json": json.loads(resp.read())}
+    data = resp.read()
+    return {"status": resp.status, "json": json.loads(data) if data.startswith(b"{") else None}
 
 
 def _get_raw(port: int, path: str) -> str:

@@ -12,6 +12,7 @@ import threading
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from waitress.server import create_server
 
@@ -21,6 +22,7 @@ from .workspace import Workspace
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+SLACK = 1024 * 1024  # bytes waitress accepts beyond the app's limit (see make_server)
 E_WORKSPACE = "E917"
 
 
@@ -40,6 +42,16 @@ def bind(port: int) -> socket.socket:
         sock.listen(64)
         return sock
     raise AssertionError("unreachable")
+
+
+def make_server(app: Any, sock: socket.socket, limits: Limits) -> Any:
+    """waitress on ``sock``. It buffers a request's body before the app sees it, so it gets a
+    slightly higher cap than the app's: a body just over the limit still reaches the app and
+    gets its Japanese E913; one far over is cut off by waitress unread (a bare 413, which the
+    page shows as E913 too)."""
+    return create_server(app, sockets=[sock], threads=4, ident="kofu-excel",
+                         max_request_body_size=limits.max_request_bytes + SLACK,
+                         clear_untrusted_proxy_headers=True)
 
 
 def run(port: int, workspace: str | None, open_browser: bool, config: str | None,
@@ -62,9 +74,7 @@ def run(port: int, workspace: str | None, open_browser: bool, config: str | None
     actual = sock.getsockname()[1]
     token = security.new_token()
     app = create_app(ws, token, settings, limits, port=actual)
-    server = create_server(app, sockets=[sock], threads=4, ident="kofu-excel",
-                           max_request_body_size=limits.max_request_bytes,
-                           clear_untrusted_proxy_headers=True)
+    server = make_server(app, sock, limits)
     url = f"http://{HOST}:{actual}/?token={token}"
     echo(url)
     note = "" if actual == port else f"（ポート {port} は使用中のため {actual} を使います）"
