@@ -29,7 +29,7 @@ def markers(name: str) -> tuple[str, str]:
 
 
 BEGIN, END = markers("usage")
-GROUP_ONLY = ("fields", "sample")  # sub-commands of ``kofu`` with no ``kofu-X`` script
+GROUP_ONLY = ("fields", "sample", "serve")  # sub-commands of ``kofu`` with no ``kofu-X`` script
 
 
 def field_catalog_md(kind: str) -> str:

@@ -25,7 +25,7 @@ from . import forms, periods
 from .contract import STATUSES
 from .findings import Finding, KofuError
 from .model import NA, BatchOptions, Book, Progress, muni_code_of
-from .pipeline import E_NOTHING, E_OUTPUT_IS_INPUT, Item, gc_paused, load_batch
+from .pipeline import E_NOTHING, E_OUTPUT_IS_INPUT, Item, Stored, gc_paused, load_batch
 from .refdata import (
     Master,
     ReviewConfig,
@@ -133,8 +133,8 @@ def merge(
         raise KofuError(E_PREF, "全国のとりまとめ（--level national）では --pref は指定できません")
     pref_code = master.pref(pref) if pref is not None else ""
     out = Path(out)
-    paths = [Path(p) for p in paths]
-    _refuse_input(out, paths)
+    paths = [p if isinstance(p, Stored) else Path(p) for p in paths]
+    _refuse_input(out, [Path(p) for p in paths])
 
     steps = _StepCounter(options.progress)
     batch = load_batch(paths, dataclasses.replace(options, master=master, pref=pref_code or None,

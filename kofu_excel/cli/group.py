@@ -11,6 +11,7 @@ import click
 from .advise import advise_cmd
 from .common import KofuGroup
 from .merge import merge_cmd
+from .serve import serve_cmd
 from .template import template_cmd
 from .tools import fields_cmd, sample_cmd
 from .validate import validate_cmd
@@ -26,7 +27,7 @@ def main() -> None:
     pass
 
 
-for _cmd in (template_cmd, validate_cmd, merge_cmd, advise_cmd, fields_cmd, sample_cmd):
+for _cmd in (template_cmd, validate_cmd, merge_cmd, advise_cmd, fields_cmd, sample_cmd, serve_cmd):
     main.add_command(_cmd)
 
 # The kofu-X scripts are the very same click commands.

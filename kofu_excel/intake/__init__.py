@@ -20,13 +20,14 @@ from __future__ import annotations
 from ..formats.limits import DEFAULT_LIMITS, Limits
 from .collector import read_passwords
 from .items import Item
-from .walk import Found, collect, collect_file, discover
+from .walk import Found, Stored, collect, collect_file, discover
 
 __all__ = [
     "DEFAULT_LIMITS",
     "Found",
     "Item",
     "Limits",
+    "Stored",
     "collect",
     "collect_file",
     "discover",

@@ -11,14 +11,13 @@ import re
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..formats.limits import DEFAULT_LIMITS, Limits
 from .collector import Collector
 from .items import Ctx, Item, fmt_guess
 from .names import clean_name, fs_display, litter_reason
 
-__all__ = ["Found", "collect", "collect_file", "discover"]
+__all__ = ["Found", "Stored", "collect", "collect_file", "discover"]
 
 
 @dataclass(frozen=True)
@@ -30,9 +29,30 @@ class Found:
     kind: str  # "file" | "symlink" | "special" | "missing"
 
 
-def _walk(paths: Sequence[str | Path]) -> list[Found]:
+@dataclass(frozen=True)
+class Stored:
+    """A file kept under a generated name (``real``) and known by the name it came with
+    (``display``: a relative path with "/", e.g. an upload to ``kofu serve``).
+
+    Intake reads ``real`` but names, orders and judges the file (litter, duplicates, the
+    取込記録) by ``display``, exactly as if a folder holding ``display`` had been given, so
+    the same files give the same result on disk and uploaded. ``display`` is never opened.
+    """
+
+    display: str
+    real: str
+
+    def __fspath__(self) -> str:
+        return self.real
+
+
+def _walk(paths: Sequence[str | os.PathLike[str]]) -> list[Found]:
     found: list[Found] = []
-    for given in sorted({os.fspath(p) for p in paths}):
+    stored = sorted((p for p in paths if isinstance(p, Stored)), key=lambda s: s.display.split("/"))
+    for s in stored:  # in the order a walk of the folders they came from would give
+        ok = os.path.isfile(s.real) and not os.path.islink(s.real)
+        found.append(Found(s.display, s.real, "file" if ok else "missing"))
+    for given in sorted({os.fspath(p) for p in paths if not isinstance(p, Stored)}):
         if not os.path.lexists(given):
             found.append(Found(given, given, "missing"))
         elif os.path.isdir(given):  # a folder named on the command line may be a link
@@ -108,7 +128,7 @@ def _disk_item(collector: Collector, f: Found) -> list[Item]:
     return collector.blob(data, name, ctx)
 
 
-def discover(paths: Sequence[str | Path]) -> list[Found]:
+def discover(paths: Sequence[str | os.PathLike[str]]) -> list[Found]:
     """The files on disk under the given paths, in intake order (for callers that take them in
     one at a time, e.g. in worker processes)."""
     return _walk(paths)
@@ -120,7 +140,7 @@ def collect_file(found: Found, passwords: Sequence[str] = (),
     return _disk_item(Collector(passwords, limits), found)
 
 
-def collect(paths: Sequence[str | Path], passwords: Sequence[str] = (),
+def collect(paths: Sequence[str | os.PathLike[str]], passwords: Sequence[str] = (),
             limits: Limits = DEFAULT_LIMITS) -> list[Item]:
     """Every file under the given paths (and inside their e-mails and archives), in order.
 

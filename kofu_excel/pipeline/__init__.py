@@ -13,7 +13,7 @@ imports :mod:`kofu_excel.intake`; the rest see intake's items through it.
 
 from __future__ import annotations
 
-from kofu_excel.intake import Item, read_passwords
+from kofu_excel.intake import Item, Stored, read_passwords
 
 from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
 from .validation import E_MISSING, ValidationRun, file_results, validate_paths
@@ -24,6 +24,7 @@ __all__ = [
     "E_OUTPUT_IS_INPUT",
     "Batch",
     "Item",
+    "Stored",
     "ValidationRun",
     "file_results",
     "gc_paused",
