@@ -82,9 +82,10 @@ class Launcher:
     name: str  # the file name (とりまとめ → とりまとめ.cmd / とりまとめ.sh)
     what: str  # what it does, said to the user
     drop: str  # "folder", "file", "any" or "" (nothing to drop)
-    output: str  # the output's name next to the dropped item (or the launchers), with {stamp}
+    output: str  # the output's name next to the dropped item (or the launchers), with {stamp}; "" for none
     steps: tuple[Step, ...]
     some_bad: str  # what exit status 1 means for this launcher
+    ok: str = ""  # what exit status 0 means, when not "all accepted" (kofu画面: the page was closed)
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -119,6 +120,14 @@ LAUNCHERS: tuple[Launcher, ...] = (
         (Step("kofu-advise", (("{input}",), ("-o", "{output}"))),),
         "文書の一部を作れませんでした（画面のメッセージを確認してください）",
     ),
+    Launcher(
+        "kofu画面", "ブラウザの画面で、とりまとめ・確認・文書の作成を行います（このパソコンの中だけで動きます）。"
+        "ブラウザが開きます。終わるときは、この黒い画面で Ctrl+C を押してください", "",
+        "",
+        (Step("kofu", (("serve",),)),),
+        "画面を起動できませんでした（上のメッセージを確認してください）",
+        ok="画面を終了しました（終了コード 0）。これまでの結果は作業フォルダに残っています。",
+    ),
 )
 BY_NAME = {lc.name: lc for lc in LAUNCHERS}
 OPTIONAL = frozenset({"passwords"})
@@ -132,6 +141,8 @@ MEANINGS = {
 
 def meaning(launcher: Launcher, rc: int) -> str:
     """What an exit status means, in Japanese, for this launcher."""
+    if rc == 0 and launcher.ok:
+        return launcher.ok
     if rc == 1:
         return f"終わりました（終了コード 1）。{launcher.some_bad}。"
     return MEANINGS.get(rc, f"予期しない終了コード {rc} で終わりました（画面のメッセージを確認してください）。")
@@ -173,18 +184,21 @@ class MissingSetting(Exception):
     """A token the launcher needs is not set (the prefecture in 設定.txt)."""
 
 
-def plan(launcher: Launcher, target: Path | None, home: Path, now: dt.datetime) -> tuple[Path, list[list[str]]]:
-    """The output and the command lines (script name first) for one use of a launcher."""
+def plan(launcher: Launcher, target: Path | None, home: Path,
+         now: dt.datetime) -> tuple[Path | None, list[list[str]]]:
+    """The output (None for a launcher without one) and the command lines (script name first)
+    for one use of a launcher."""
     here = target.parent if target is not None else home
     stamp = now.strftime("%Y%m%d_%H%M")
-    output = here / launcher.output.format(stamp=stamp)
+    output = here / launcher.output.format(stamp=stamp) if launcher.output else None
     passwords = None
     candidates = [target / PASSWORDS] if target is not None and target.is_dir() else []
     for candidate in [*candidates, home / PASSWORDS]:
         if candidate.is_file():
             passwords = candidate
             break
-    values = {"input": str(target) if target is not None else None, "output": str(output),
+    values = {"input": str(target) if target is not None else None,
+              "output": str(output) if output is not None else None,
               "annotate": str(here / f"差戻し_{stamp}"), "stamp": stamp,
               "pref": read_settings(home).get("都道府県") or None,
               "passwords": str(passwords) if passwords else None}
@@ -269,7 +283,7 @@ def run(name: str, target: str | None, home: str | Path, now: dt.datetime | None
             break
     _say()
     _say(meaning(launcher, rc))
-    if rc in (0, 1) and output.exists():
+    if rc in (0, 1) and output is not None and output.exists():
         _say(f"出力：{output}")
         open_output(output)
     return rc
@@ -377,6 +391,9 @@ if [ ! -x "$py" ]; then
   exit 2
 fi
 if [ $# -gt 0 ]; then set -- "--target=$1"; fi
+# Ctrl-C is for the command (it says E990, or kofu serve stops): the launcher itself stays to
+# explain the exit status. A trap with a command, not '': children get the default back.
+trap : INT
 "$py" -I -m kofu_excel.launchers {name} --home "$here" "$@"
 rc=$?
 if [ -z "${{KOFU_NO_WAIT:-}}" ] && [ -t 0 ]; then

@@ -81,7 +81,7 @@ def test_the_windows_bundle_is_all_binary_wheels_with_cp932_launchers(tmp_path, 
         for binary in ("numpy", "pandas", "python_calamine", "lxml"):
             [wheel] = [w for w in wheels if w.lower().startswith(binary + "-")]
             assert wheel.endswith(("-cp312-win_amd64.whl", "-abi3-win_amd64.whl")), wheel
-        for name in ("install.cmd", "とりまとめ.cmd", "確認.cmd", "様式作成.cmd", "助言文書.cmd"):
+        for name in ("install.cmd", "とりまとめ.cmd", "確認.cmd", "様式作成.cmd", "助言文書.cmd", "kofu画面.cmd"):
             data = zf.read(top + name)
             assert data.startswith(b"@echo off\r\n") and b"\n" not in data.replace(b"\r\n", b"")
             data.decode("cp932")

@@ -26,13 +26,14 @@ from kofu_excel.launchers import BY_NAME, LAUNCHERS, plan, write_launchers
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 HOSTILE = "受信 R2(4月)&5月 100% ^!x"
-NAMES = ("とりまとめ", "確認", "様式作成", "助言文書")
+NAMES = ("とりまとめ", "確認", "様式作成", "助言文書", "kofu画面")
 
 
 def test_the_one_definition_has_the_four_launchers_and_their_commands():
     assert tuple(lc.name for lc in LAUNCHERS) == NAMES
     assert [lc.commands for lc in LAUNCHERS] == [("kofu-merge",), ("kofu-validate",),
-                                                  ("kofu-template", "kofu-template"), ("kofu-advise",)]
+                                                  ("kofu-template", "kofu-template"), ("kofu-advise",),
+                                                  ("kofu",)]
 
 
 def test_both_platforms_are_generated_from_it(tmp_path):
@@ -247,3 +248,35 @@ def test_the_exit_status_is_explained_in_japanese():
     assert "出力は作っていません" in launchers.meaning(merge, 2)
     assert "中断" in launchers.meaning(merge, 130)
     assert "予期しない終了コード 7" in launchers.meaning(merge, 7)
+
+
+def test_sh_kofu_gamen_launcher_starts_the_page_and_ctrl_c_stops_it_cleanly(desk, tmp_path):
+    """kofu画面: nothing to drop; the page answers at the URL printed first; Ctrl-C (SIGINT to
+    the console's process group) stops it, and the launcher explains that the page was closed."""
+    import signal
+    import urllib.request
+
+    env = {**os.environ, "KOFU_PYTHON": sys.executable, "KOFU_NO_WAIT": "1", "KOFU_NO_OPEN": "1",
+           "HOME": str(tmp_path), "USERPROFILE": str(tmp_path)}
+    proc = subprocess.Popen(["sh", str(desk / "kofu-excel (R2)" / "kofu画面.sh")], cwd=desk, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            text=True, encoding="utf-8", start_new_session=True)
+    try:
+        url = ""
+        seen = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            seen.append(line)
+            if line.startswith("http://127.0.0.1:"):
+                url = line.strip()
+                break
+        assert url, "".join(seen)
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert page.status == 200 and "とりまとめ" in page.read().decode("utf-8")
+        os.killpg(proc.pid, signal.SIGINT)
+        rest = proc.stdout.read()  # type: ignore[union-attr]
+        assert proc.wait(timeout=60) == 0, "".join(seen) + rest
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    out = "".join(seen) + rest
+    assert "画面を終了しました（終了コード 0）" in out and "Traceback" not in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -29,5 +30,7 @@ def serve_cmd(ctx: click.Context, port: int, workspace: str | None, no_browser: 
         click.echo(line)
         sys.stdout.flush()
 
-    code = run(port, workspace, not no_browser, config, echo, lambda line: click.echo(line, err=True))
+    # KOFU_NO_OPEN: the launchers' switch for "open nothing" (tests, remote sessions).
+    open_browser = not no_browser and not os.environ.get("KOFU_NO_OPEN")
+    code = run(port, workspace, open_browser, config, echo, lambda line: click.echo(line, err=True))
     ctx.exit(code)
