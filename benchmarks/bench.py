@@ -10,7 +10,7 @@ times, each task in a fresh child process (so peak memory is the task's own):
   (d) template  kofu-template for the N municipalities
   (e) tfloor    xlsxwriter writing only the bare cells (values, labels, formulas) of the same workbooks
   (f) validate  intake + read + normalise + validate (kofu-validate's library call, no report)
-and prints min/median wall and CPU times, peak RSS, and the ratios that quality.md sets targets for,
+and prints min/median wall and CPU times, peak RSS, and the ratios that docs/spec/quality.md sets targets for,
 writing them to benchmarks/results.md with the machine. The merged totals are checked against the
 generated numbers.
 """

@@ -75,7 +75,7 @@ class MergeResult:
         return sum(1 for it in self.items if it.status == status)
 
     def to_json(self) -> dict[str, Any]:
-        """cli.md's ``kofu-merge --json`` document (each input also carries the stable ``code``
+        """docs/spec/cli.md's ``kofu-merge --json`` document (each input also carries the stable ``code``
         of its reason, so a program need not parse the Japanese text)."""
         return {
             "output": str(self.output) if self.output is not None else None,

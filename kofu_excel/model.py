@@ -138,7 +138,7 @@ def muni_code_of(book: Book, fallback: str = "") -> str:
 
 @dataclass(frozen=True)
 class FileResult(HasFindings):
-    """One file as kofu-validate reports it (cli.md's ``--json`` entry)."""
+    """One file as kofu-validate reports it (docs/spec/cli.md's ``--json`` entry)."""
 
     path: str
     member: str

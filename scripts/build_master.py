@@ -10,7 +10,7 @@ leading 0 of prefectures 01–09, and the list includes the wards of designated 
 special wards have no space in their name and are kept.
 
 Usage: ``.venv/bin/python scripts/build_master.py [--date YYYY-MM-DD]``. The script checks the
-counts of domain.md (1,741 = 792 市 incl. 20 指定都市, 743 町, 183 村, 23 特別区; 47
+counts of docs/spec/domain.md (1,741 = 792 市 incl. 20 指定都市, 743 町, 183 村, 23 特別区; 47
 prefectures) and every check digit, and writes nothing if one fails.
 """
 
@@ -110,7 +110,7 @@ def build() -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
         munis.append((code, pp, pref_names[pp], city, kind_of(pp, city)))
     munis.sort()
 
-    # Sanity checks against domain.md: fail loudly rather than ship a wrong master.
+    # Sanity checks against docs/spec/domain.md: fail loudly rather than ship a wrong master.
     problems: list[str] = []
     if len(prefs) != EXPECTED_PREFECTURES:
         problems.append(f"{len(prefs)} prefectures, expected {EXPECTED_PREFECTURES}")

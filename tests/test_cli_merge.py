@@ -39,7 +39,7 @@ def test_cli_merge_json_matches_library(tmp_path, make_sample, master, schedule)
     assert {k: v for k, v in doc.items() if k != "output"} == {k: v for k, v in want.items() if k != "output"}
     assert out_cli.read_bytes() == out_lib.read_bytes()
     assert {i["status"] for i in doc["inputs"]} == {"accepted", "rejected", "ignored"}
-    # cli.md's fields, plus the stable code of the reason
+    # docs/spec/cli.md's fields, plus the stable code of the reason
     assert set(doc["inputs"][0]) == {"path", "member", "sha256", "kind", "muni_code", "status", "code",
                                      "reason"}
     assert len(doc["missing"]) == 19 - 5

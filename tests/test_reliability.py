@@ -1,4 +1,4 @@
-"""Reliability: nothing lost, nothing silent (quality.md, "Reliability"), proved end to end.
+"""Reliability: nothing lost, nothing silent (docs/spec/quality.md, "Reliability"), proved end to end.
 
 - Real clients: workbooks re-saved by LibreOffice as xlsx, xls and ods merge to the same data.
 - Nothing lost: random inboxes of good, bad, duplicate and resubmitted items (hypothesis): every

@@ -1,4 +1,4 @@
-"""Security: every input is an untrusted attachment (quality.md, "Security: inputs are untrusted
+"""Security: every input is an untrusted attachment (docs/spec/quality.md, "Security: inputs are untrusted
 attachments"), proved end to end through the commands.
 
 One inbox holds good sample workbooks beside every hostile item. ``kofu-merge --json`` and
@@ -630,7 +630,7 @@ def test_letters_escape_municipal_markup(injected):
 
 
 def test_operator_lowers_a_limit_in_config_and_the_cli_applies_it(tmp_path: Path) -> None:
-    """quality.md: each limit overridable by the operator ([limits] in the --config TOML)."""
+    """docs/spec/quality.md: each limit overridable by the operator ([limits] in the --config TOML)."""
     from intake_fixtures import zip_bytes
 
     inbox = tmp_path / "in"

@@ -1,6 +1,6 @@
 """What every command shares: options as decorators, error rendering, exit codes.
 
-Exit status (cli.md): 0 all inputs accepted/valid; 1 done but some input rejected/invalid;
+Exit status (docs/spec/cli.md): 0 all inputs accepted/valid; 1 done but some input rejected/invalid;
 2 bad usage or nothing usable (and then no output is written).
 """
 

@@ -1,4 +1,4 @@
-"""The operator's bounds on what intake and the format pre-scans accept (quality.md).
+"""The operator's bounds on what intake and the format pre-scans accept (docs/spec/quality.md).
 
 They live with the formats because every pre-scan takes them; refdata builds them from the
 ``[limits]`` table of the config file.
@@ -13,7 +13,7 @@ __all__ = ["DEFAULT_LIMITS", "Limits"]
 
 @dataclass(frozen=True)
 class Limits:
-    """Starting limits from quality.md; each can be overridden by the operator."""
+    """Starting limits from docs/spec/quality.md; each can be overridden by the operator."""
 
     max_file_bytes: int = 50 * 2**20
     max_depth: int = 3  # e-mail -> forwarded e-mail -> zip -> workbook

@@ -210,7 +210,7 @@ def check_xls(data: bytes, limits: Limits) -> tuple[str, str] | None:
 
 # --- reader ----------------------------------------------------------------------------------
 
-MAX_CELLS = DEFAULT_LIMITS.max_cells  # per sheet, as the pre-scan's default bound (quality.md)
+MAX_CELLS = DEFAULT_LIMITS.max_cells  # per sheet, as the pre-scan's default bound (docs/spec/quality.md)
 # The reader's own bound on an xls before calamine opens it (intake has bounded the sheet count).
 _XLS_LIMITS = Limits(max_sheets=2**31, max_cells=MAX_CELLS)
 _PTG_AREA3D = (0x3B, 0x5B, 0x7B)

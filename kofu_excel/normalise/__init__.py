@@ -1,4 +1,4 @@
-"""Cell values as people type them → typed values, before validation (checks.md).
+"""Cell values as people type them → typed values, before validation (docs/spec/checks.md).
 
 Each ``to_*`` function takes one raw cell value (what the reader got from the workbook: None,
 str, int, float, bool, date/datetime) and returns a :class:`Norm`: a value, blank, "not

@@ -9,7 +9,7 @@ Everything here is data shipped under ``kofu_excel/data/`` (see ``data/SOURCES.m
   and its date;
 - :mod:`.schedule` — :func:`load_schedule`: the national schedule (全体スケジュール) and the
   national population;
-- :mod:`.settings` — :func:`load_config`: review thresholds (checks.md), letter settings and
+- :mod:`.settings` — :func:`load_config`: review thresholds (docs/spec/checks.md), letter settings and
   the operator's intake ``[limits]``;
 - :mod:`.calendar` — :func:`holidays`, :func:`closed_days`, :func:`working_days`: the office
   calendar.

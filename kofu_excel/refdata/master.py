@@ -263,7 +263,7 @@ def _read_csv(p: Path) -> list[tuple[int, list[Any]]]:
 
 
 def openpyxl_defused() -> bool:
-    """True when openpyxl parses XML through defusedxml (quality.md: checked before openpyxl
+    """True when openpyxl parses XML through defusedxml (docs/spec/quality.md: checked before openpyxl
     reads any untrusted file; ``OPENPYXL_DEFUSEDXML=False`` or a missing defusedxml turns it off)."""
     import openpyxl.xml
 

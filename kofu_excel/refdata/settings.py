@@ -1,7 +1,7 @@
 """Review settings (review.toml, a user's --config) and the TOML and data-file readers that
 the schedule shares.
 
-:func:`load_config` overlays the built-in thresholds of checks.md, the letter settings and the
+:func:`load_config` overlays the built-in thresholds of docs/spec/checks.md, the letter settings and the
 operator's ``[limits]`` for intake with a user's TOML; anything unusable is E503.
 """
 
@@ -81,7 +81,7 @@ def data_text(name: str) -> str:
 
 @dataclass(frozen=True)
 class ReviewConfig:
-    """Review thresholds of checks.md (section of review.toml in brackets) and letter settings."""
+    """Review thresholds of docs/spec/checks.md (section of review.toml in brackets) and letter settings."""
 
     tol: float  # [r1] shortfall tolerated below the schedule benchmark
     front_share: float  # [r1] share of the forecast to 2021-03 expected before 2020-08

@@ -1,4 +1,4 @@
-"""Validation: raw cells → canonical values, findings and a status per workbook (checks.md).
+"""Validation: raw cells → canonical values, findings and a status per workbook (docs/spec/checks.md).
 
 One batch at a time, never one file at a time (:mod:`.prepare` lays every (kind, table) out in
 ONE combined frame for all books of the batch); the pandera schema derived from the form

@@ -373,7 +373,7 @@ class _Writer:
                              f'=IF(COUNT(${d}${first}:{d}{x})=0,"",'
                              f"SUM(${d}${first}:{d}{x})-SUM(${iss}${first}:{iss}{x}))", num,
                              backlog if seen else "")
-        # Live check of the cumulative order (forms.md): later stage ≤ earlier stage, on running totals.
+        # Live check of the cumulative order (docs/spec/forms.md): later stage ≤ earlier stage, on running totals.
         last = FIRST_DATA_ROW + len(table.rows) - 1
         for later, earlier in (("delivered", "applications"), ("setup", "delivered"),
                                ("issued", "setup"), ("notices", "setup")):

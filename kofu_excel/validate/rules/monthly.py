@@ -18,7 +18,7 @@ from ...codes import render
 from ..prepare import BAD, BLANK, NOT_APPLICABLE, VALUE, Run
 from .base import first_true, rule
 
-# Monthly cumulative order (forms.md): (later stage, earlier stage). NOT issued ≤ notices:
+# Monthly cumulative order (docs/spec/forms.md): (later stage, earlier stage). NOT issued ≤ notices:
 # cards applied for under 申請時来庁方式 are handed over with no 交付通知書.
 MONTHLY_ORDER = (("delivered", "applications"), ("setup", "delivered"),
                  ("issued", "setup"), ("notices", "setup"))
