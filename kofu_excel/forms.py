@@ -51,6 +51,10 @@ class Field:
     help: str = ""
     period: str | None = None  # for item×period tables: the period this column holds
     width: float = 0  # column width override
+    # A level at a point in time (counters, terminals, staff, population), not an amount over a
+    # period (cards issued, applications, yen): it adds up across municipalities, never across
+    # periods. The summary shows it per period and at its peak period, never summed over time.
+    stock: bool = False
 
     @property
     def numeric(self) -> bool:
@@ -97,6 +101,11 @@ class Table:
     @property
     def single(self) -> bool:
         return not self.rows
+
+    @property
+    def over_time(self) -> bool:
+        """Its rows are periods (months, quarters): a stock in it is a level per period."""
+        return not self.single and self.tidy == "period"
 
     def field(self, fid: str) -> Field:
         for f in self.fields:
@@ -280,11 +289,12 @@ PLAN_BASIC = Table(
     (
         MUNI_CODE, PREF_NAME, MUNI_NAME, DEPARTMENT, CONTACT, PHONE, EMAIL,
         Field("population", "住民基本台帳人口", "int", "人", required=True, min=1, max=20_000_000,
-              prefill=True),
+              prefill=True, stock=True),
         Field("population_date", "人口の基準日", "date", required=True, prefill=True),
         Field("plan_revision", "計画の版", "choice", required=True, choices=REVISION_CHOICES,
               help="計画を改訂した場合は改訂の版を選択してください（新しい版が前の版に代わります）"),
-        Field("issued_to_date", "交付済枚数（基準日時点）", "int", "枚", required=True, max=20_000_000),
+        Field("issued_to_date", "交付済枚数（基準日時点）", "int", "枚", required=True, max=20_000_000,
+              stock=True),
         Field("issued_date", "交付済枚数の基準日", "date"),
         Field("promotion_body", "推進体制", "choice", required=True, choices=BODY_CHOICES,
               help="庁内の部局横断型の推進体制（通知第1）"),
@@ -310,12 +320,13 @@ FORECAST = Table(
 CAPACITY = Table(
     "capacity", "交付体制", "交付体制（通知第2-2）",
     (
-        Field("counters", "窓口数", "int", "か所", required=True, min=1, max=1000),
-        Field("terminals", "統合端末台数", "int", "台", required=True, min=1, max=1000),
-        Field("staff_regular", "職員数（正規）", "int", "人", required=True, max=10000),
-        Field("staff_temporary", "職員数（臨時・非常勤）", "int", "人", required=True, max=10000),
+        Field("counters", "窓口数", "int", "か所", required=True, min=1, max=1000, stock=True),
+        Field("terminals", "統合端末台数", "int", "台", required=True, min=1, max=1000, stock=True),
+        Field("staff_regular", "職員数（正規）", "int", "人", required=True, max=10000, stock=True),
+        Field("staff_temporary", "職員数（臨時・非常勤）", "int", "人", required=True, max=10000,
+              stock=True),
         Field("staff_contractor", "委託（補助業務）人数", "int", "人", required=True, max=10000,
-              help="委託は補助的業務に限ります（交付決定・審査・端末操作は不可。通知第2-2(4)）"),
+              stock=True, help="委託は補助的業務に限ります（交付決定・審査・端末操作は不可。通知第2-2(4)）"),
         Field("weekend_days", "土日開庁日数（四半期計）", "int", "日", required=True, max=27),
         Field("evening_days", "夜間延長日数（四半期計）", "int", "日", required=True, max=66),
     ),
@@ -412,7 +423,7 @@ MYKEY = Table(
               choices=DESK_CHOICES),
         Field("facility_support", "公共施設・商業施設での支援", "choice", required=True,
               choices=PUBLICITY_CHOICES),
-        Field("support_terminals", "支援端末台数", "int", "台", max=10000),
+        Field("support_terminals", "支援端末台数", "int", "台", max=10000, stock=True),
         Field("start", "開始（予定）年月", "month",
               required_if=(("desk_near_counter", ("設置済", "設置予定")),
                            ("facility_support", ("実施済", "実施予定")))),

@@ -40,6 +40,7 @@ from .summary import (
     FindingRow,
     IntakeRow,
     Summary,
+    peaks,
     sums,
     tidy_index,
     write_summary,
@@ -110,12 +111,16 @@ def merge(
         {"status":    {"accepted": n, "rejected": n, "superseded": n, "duplicate": n,
                        "ignored": n, "opened": n},          # every intake item, by status
          "submitted": {"plan": {"submitted": n, "municipalities": N}, "monthly": {...}},
-         "plan":      {"basic.population": Σ, "forecast.planned_issued": Σ, "costs.fy2019": Σ, ...},
-         "monthly":   {"actuals.issued": Σ, ...}}
+         "plan":      {"basic.population": Σ, "forecast.planned_issued": Σ, "costs.fy2019": Σ,
+                       "capacity.counters": Σ in the peak quarter, ...},
+         "monthly":   {"actuals.issued": Σ, ...},
+         "peak":      {"plan": {"capacity.counters": "2020Q2", ...}, "monthly": {}}}
 
     ``plan``/``monthly`` hold, for every numeric field of the form keyed ``table.field``, the sum
-    of the accepted values over all municipalities and rows (blank and 「－」 count 0): the
-    same numbers a sum over the summary's データ sheet gives. ``missing``: codes of the scope
+    of the accepted values over all municipalities and rows (blank and 「－」 count 0) — except
+    the stocks by quarter (窓口数, 統合端末台数, 職員数: ``forms.Field.stock``), which are never
+    summed over time: theirs is the total over municipalities in the quarter where it peaks, and
+    ``peak`` names that quarter. ``missing``: codes of the scope
     with no accepted workbook of a form collected in this batch.
 
     Raises :class:`KofuError` E903 when ``out`` is one of the inputs, E905 for an ambiguous or
@@ -231,10 +236,11 @@ def _empty_totals(items: Sequence[Item]) -> dict[str, Any]:
     counts = dict.fromkeys(STATUSES, 0)
     for it in items:
         counts[it.status] = counts.get(it.status, 0) + 1
-    out: dict[str, Any] = {"status": counts, "submitted": {}}
+    out: dict[str, Any] = {"status": counts, "submitted": {}, "peak": {}}
     for kind in KINDS:
         out["submitted"][kind] = {"submitted": 0, "municipalities": 0}
         out[kind] = sums(kind, ())
+        out["peak"][kind] = {k: p for k, (p, _v) in peaks(kind, ()).items()}
     return out
 
 

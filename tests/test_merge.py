@@ -60,31 +60,47 @@ def sheet_rows(path: Path, sheet: str) -> list[tuple[Any, ...]]:
         wb.close()
 
 
+def is_stock_over_time(kind: str, e: forms.CatalogEntry) -> bool:
+    """窓口数, 端末, 職員 by quarter: totalled per quarter over municipalities, shown at the peak."""
+    return e.spec.stock and forms.FORMS[kind].table(e.table).over_time
+
+
+def peak_or_sum(kind: str, per: dict[tuple[str, str], int]) -> dict[str, int]:
+    """(table.field, period) → Σ  ⇒  table.field → Σ over periods, or the peak period's Σ for a
+    stock by quarter (never summed over time)."""
+    stocks = {f"{e.table}.{e.spec.id}" for e in forms.catalog(kind) if is_stock_over_time(kind, e)}
+    out: dict[str, int] = {}
+    for (key, _period), v in per.items():
+        out[key] = max(out.get(key, 0), v) if key in stocks else out.get(key, 0) + v
+    return out
+
+
 def data_sums(rows: list[tuple[Any, ...]]) -> dict[str, dict[str, int]]:
-    """Σ of the numeric データ values per kind and ``table.field`` (the field from the catalog)."""
+    """The totals of the numeric データ values per kind and ``table.field`` (the field from the
+    catalog): summed, but a stock by quarter at its peak quarter."""
     field_of = {kind: {key: f"{e.table}.{e.spec.id}" for e in forms.catalog(kind)
                        for cid, key in tidy_index(kind).items() if cid == e.id}
                 for kind in ("plan", "monthly")}
-    out: dict[str, dict[str, int]] = {"plan": {}, "monthly": {}}
+    per: dict[str, dict[tuple[str, str], int]] = {"plan": {}, "monthly": {}}
     for _code, kind, table, item, period, value in rows[1:]:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            key = field_of[kind][(table, item, period or "")]
-            out[kind][key] = out[kind].get(key, 0) + value
-    return out
+            key = (field_of[kind][(table, item, period or "")], period or "")
+            per[kind][key] = per[kind].get(key, 0) + value
+    return {kind: peak_or_sum(kind, p) for kind, p in per.items()}
 
 
 def expected_sums(books: list[dict[str, Any]], kind: str = "plan") -> dict[str, int]:
-    out: dict[str, int] = {}
+    per: dict[tuple[str, str], int] = {}
     for e in forms.catalog(kind):
         if not e.spec.numeric:
             continue
-        key = f"{e.table}.{e.spec.id}"
-        out.setdefault(key, 0)
+        key = (f"{e.table}.{e.spec.id}", e.row or "")
+        per.setdefault(key, 0)
         for v in books:
             x = v.get(e.id)
             if isinstance(x, int) and not isinstance(x, bool):
-                out[key] += x
-    return out
+                per[key] += x
+    return peak_or_sum(kind, per)
 
 
 def as_data_value(v: Any) -> Any:
@@ -183,6 +199,37 @@ def test_prefecture_merge_totals_equal_generated_numbers(inbox):
         for s in statuses)
 
 
+def test_overview_never_sums_stocks_over_time(inbox):
+    """窓口数, 端末, 職員 by quarter: 合計 shows the peak quarter's total over municipalities, says
+    so, and a per-quarter table shows every quarter; flows (cards, yen) are summed and say so."""
+    accepted = list(inbox["accepted"].values())
+    ws = openpyxl.load_workbook(inbox["out"])["概要"]
+    rows = [tuple(c.value for c in r[:6]) for r in ws.iter_rows()]
+    totals = {r[1]: r[2] for r in rows if r[0] == "交付円滑化計画" and isinstance(r[1], str)}
+    per_quarter = {q: sum(v[f"capacity.counters.{q}"] for v in accepted) for q in periods.quarters()}
+    peak_q = max(per_quarter, key=lambda q: (per_quarter[q], -periods.quarters().index(q)))
+    (label,) = [k for k in totals if k.startswith("交付体制：窓口数")]
+    assert totals[label] == per_quarter[peak_q] < sum(per_quarter.values())
+    assert label == f"交付体制：窓口数（全団体の計が最も多い四半期：{periods.quarter_label(peak_q)}）"
+    assert inbox["result"].totals["peak"]["plan"]["capacity.counters"] == peak_q
+    assert inbox["result"].totals["plan"]["capacity.counters"] == per_quarter[peak_q]
+    # flows: summed over municipalities and months, and labelled so
+    assert totals["交付枚数想定：交付枚数（想定）（全団体・全月の計）"] == sum(
+        v[f"forecast.planned_issued.{m}"] for v in accepted for m in periods.months())
+    assert totals["基本情報：住民基本台帳人口（全団体の計）"] == sum(v["basic.population"] for v in accepted)
+    # the per-quarter table: one row per quarter, the counters column Σ over municipalities
+    head = rows.index(next(r for r in rows if r[0] == "交付体制（四半期別・全団体の計）"))
+    assert rows[head + 1][:3] == ("四半期", "窓口数", "統合端末台数")
+    table = {r[0]: r[1] for r in rows[head + 2: head + 2 + len(periods.quarters())]}
+    assert table == {periods.quarter_label(q): n for q, n in per_quarter.items()}
+    # every stock field of the form is one of these: the nature comes from forms.py
+    stocks = [f for f in forms.FORMS["plan"].table("capacity").fields if f.stock]
+    assert [f.id for f in stocks] == ["counters", "terminals", "staff_regular", "staff_temporary",
+                                      "staff_contractor"]
+    assert all(any(k.startswith(f"交付体制：{f.label}（全団体の計が最も多い四半期") for k in totals)
+               for f in stocks)
+
+
 def test_municipality_list_and_table_sheets_agree_with_the_values(inbox, master, schedule):
     out, accepted = inbox["out"], inbox["accepted"]
     wb = openpyxl.load_workbook(out)
@@ -190,10 +237,10 @@ def test_municipality_list_and_table_sheets_agree_with_the_values(inbox, master,
     assert wb["_summary"].sheet_state == "hidden"
     meta = {r[0].value: r[1].value for r in wb["_summary"].iter_rows()}
     assert meta["kind"] == "summary" and meta["level"] == "prefecture" and meta["pref"] == PREF
-    # 作成日 is the latest submission date, not the clock.
+    # The data date is the latest submission date, not the clock, and is labelled as such.
     latest = max(v["basic.submitted_on"] for v in accepted.values())
     overview = {r[0].value: r[1].value for r in wb["概要"].iter_rows(min_row=3, max_row=8) if r[0].value}
-    assert overview["作成日"].date() == latest
+    assert overview["データの基準日（最新の提出日）"].date() == latest and "作成日" not in overview
 
     ws = wb["市町村別一覧"]
     header = [c.value for c in ws[1]]
