@@ -177,11 +177,17 @@ def merge(
 
     usable = any(values[k] for k in KINDS)
     scope = master.select(pref=pref_code or None) if (level == "national" or pref_code) else []
+    # A prefecture that does not collect its designated cities' returns ([scope]
+    # designated_cities = false): they report to the state, so they are outside its scope —
+    # never 未提出, never reminded. The national scope always holds them.
+    without_designated = level == "prefecture" and not config.designated_cities
+    if without_designated:
+        scope = [m for m in scope if not m.designated]
     kinds = _kinds_in_play(items, books, values)
     sm: Summary | None = None
     if scope or usable:
         sm = _summary(level, pref_code, master, schedule, config, scope, values, files, kinds,
-                      items, books, extra_findings)
+                      items, books, extra_findings, without_designated)
     missing = sorted({m.code for m, _k in sm.missing()}) if sm is not None else []
     totals = sm.totals() if sm is not None else _empty_totals(items)
     if not usable:
@@ -331,7 +337,7 @@ def _created(values: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> date:
 def _summary(level: str, pref_code: str, master: Master, schedule: Schedule, config: ReviewConfig,
              scope: list[Any], values: dict[str, dict[str, dict[str, Any]]],
              files: dict[tuple[str, str], str], kinds: tuple[str, ...], items: list[Item],
-             books: list[Book], extra: list[FindingRow]) -> Summary:
+             books: list[Book], extra: list[FindingRow], without_designated: bool = False) -> Summary:
     created = _created(values)
     latest = _latest_month(values["monthly"])
     if latest is None:
@@ -367,5 +373,5 @@ def _summary(level: str, pref_code: str, master: Master, schedule: Schedule, con
     return Summary(level=level, pref_code=pref_code if level == "prefecture" else "", master=master,
                    schedule=schedule, scope=list(scope), values=values, files=files,
                    rejected=rejected, kinds=kinds, findings=rows, intake=intake_rows,
-                   created=created, latest_month=latest)
+                   created=created, latest_month=latest, without_designated=without_designated)
 

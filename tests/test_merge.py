@@ -483,3 +483,78 @@ def test_progress_covers_reading_and_writing(tmp_path, make_sample, master, sche
     assert [d for d, _t in calls] == sorted(d for d, _t in calls)
     assert len({t for _d, t in calls}) == 1
     assert capsys.readouterr() == ("", "")  # the library never prints
+
+
+# --- designated cities (指定都市) -------------------------------------------------------------------
+
+OKAYAMA_CITY = "331007"  # 岡山県's designated city
+
+
+def _without_designated(tmp_path: Path) -> Path:
+    cfg = tmp_path / "指定都市を除く.toml"
+    cfg.write_text("[scope]\ndesignated_cities = false\n", encoding="utf-8")
+    return cfg
+
+
+def test_a_prefecture_that_does_not_collect_its_designated_cities_never_lists_them(
+        tmp_path, make_sample, master, schedule):
+    from kofu_excel.letters import render_letters
+    from kofu_excel.refdata import load_config
+
+    plans = make_sample("plan", munis=["332020", "332038"])  # 倉敷市 and 津山市 only
+    monthly = make_sample("monthly", munis=["332020", "332038"], report_month="2020-03")
+    files = [*plans.files, *monthly.files]
+    scope = master.select(pref="33")
+    # the default, as before: 岡山市 is expected, listed as 未提出 and reminded
+    out = tmp_path / "included.xlsx"
+    res = merge(files, out, BatchOptions(master=master), schedule=schedule)
+    assert OKAYAMA_CITY in res.missing and res.totals["submitted"]["plan"]["municipalities"] == len(scope)
+    letters = render_letters(out, tmp_path / "r1", fmt="md", date="2020-04-20", missing=True)
+    assert OKAYAMA_CITY in {f.muni_code for f in letters.letters}
+    # said once in the config: never 未提出, never in F103, never reminded, and 概要 says so
+    cfg = load_config(_without_designated(tmp_path))
+    assert cfg.designated_cities is False and load_config(None).designated_cities is True
+    out = tmp_path / "excluded.xlsx"
+    res = merge(files, out, BatchOptions(master=master), schedule=schedule, config=cfg)
+    assert OKAYAMA_CITY not in res.missing and len(res.missing) == len(scope) - 3
+    assert res.totals["submitted"]["plan"]["municipalities"] == len(scope) - 1
+    assert all(r[0] != OKAYAMA_CITY for r in sheet_rows(out, "未提出")[1:])
+    assert all(r[0] != OKAYAMA_CITY for r in sheet_rows(out, "指摘事項")[1:])
+    assert all(r[0] != OKAYAMA_CITY for r in sheet_rows(out, "市町村別一覧")[1:])
+    overview = {r[0]: r[1] for r in sheet_rows(out, "概要")[:8] if r[0]}
+    assert overview["対象"] == "岡山県（33。指定都市（岡山市）を除く）"
+    letters = render_letters(out, tmp_path / "r2", fmt="md", date="2020-04-20", missing=True)
+    assert letters.letters and OKAYAMA_CITY not in {f.muni_code for f in letters.letters}
+
+
+def test_national_merge_takes_a_designated_citys_own_workbook_beside_the_summary_once(
+        tmp_path, make_sample, master, schedule):
+    from kofu_excel.refdata import load_config
+
+    plans = make_sample("plan", munis=[OKAYAMA_CITY, "332020", "332038"])
+    city = next(p for p in plans.files if p.name.startswith(OKAYAMA_CITY))
+    others = [p for p in plans.files if p != city]
+    cfg = load_config(_without_designated(tmp_path))
+    # 岡山県 collects its municipalities but not 岡山市, which sends its plan to the state
+    pref_summary = tmp_path / "岡山県.xlsx"
+    merge(others, pref_summary, BatchOptions(master=master), schedule=schedule, config=cfg)
+    out = tmp_path / "national.xlsx"
+    nat = merge([pref_summary, city], out, BatchOptions(master=master), schedule=schedule,
+                level="national")
+    assert [it.status for it in nat.items] == ["accepted", "accepted"]
+    assert nat.summary is not None
+    got = nat.summary.values["plan"]
+    assert set(got) == {OKAYAMA_CITY, "332020", "332038"} and OKAYAMA_CITY not in nat.missing
+    want = [got[c] for c in sorted(got)]
+    assert nat.totals["plan"] == expected_sums(want)
+    assert nat.totals["submitted"]["plan"]["submitted"] == 3
+    # a prefecture that did collect it too: the city's own workbook wins, counted once
+    both = tmp_path / "岡山県_指定都市を含む.xlsx"
+    merge(plans.files, both, BatchOptions(master=master), schedule=schedule)
+    nat2 = merge([both, city], tmp_path / "national2.xlsx", BatchOptions(master=master),
+                 schedule=schedule, level="national")
+    assert nat2.summary is not None and nat2.summary.values["plan"] == got
+    assert nat2.totals["plan"] == nat.totals["plan"]
+    assert nat2.summary.files[("plan", OKAYAMA_CITY)].endswith(city.name)
+    data = [r for r in sheet_rows(tmp_path / "national2.xlsx", "データ")[1:] if r[0] == OKAYAMA_CITY]
+    assert len(data) == len({(r[1], r[2], r[3], r[4]) for r in data})  # each value once

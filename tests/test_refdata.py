@@ -559,6 +559,8 @@ def test_config_override(tmp_path: Path) -> None:
         ("[letters]\nseq_start = 1.5\n", "seq_start"),
         ('[letters]\ndate = "令和2年"\n', "date"),
         ("[r1\n", "TOML"),
+        ('[scope]\ndesignated_cities = "no"\n', "true または false"),
+        ("[scope]\ndesignated_cities = 0\n", "designated_cities"),
     ],
 )
 def test_bad_config(tmp_path: Path, text: str, needle: str) -> None:

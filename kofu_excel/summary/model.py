@@ -69,6 +69,8 @@ class Summary:
     intake: list[IntakeRow] = field(default_factory=list)
     created: date = field(default_factory=lambda: date.fromisoformat(forms.FORM_DATE))
     latest_month: str = periods.FIRST_MONTH
+    # The prefecture does not collect its designated cities' returns: they are not in ``scope``.
+    without_designated: bool = False
     _totals: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     # -- derived -------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ def overview_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
     cell = {"border": 1}
     rows: list[tuple[str, Any]] = [
         ("区分", LEVEL_LABELS.get(sm.level, sm.level)),
-        ("対象", f"{sm.scope_name}（{sm.pref_code}）" if sm.level == "prefecture" else "全国"),
+        ("対象", _scope_text(sm)),
         # Not the day the file was made: the same inputs give the same bytes, whatever the clock.
         ("データの基準日（最新の提出日）", sm.created),
         ("実績報告の最新月", periods.wareki_month(sm.latest_month) if sm.values.get("monthly") else "－"),
@@ -105,6 +105,16 @@ def overview_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
     rate_chart(wb, ws, s, sm, r + 2)
     print_a4(ws)
     ws.activate()
+
+
+def _scope_text(sm: Summary) -> str:
+    if sm.level != "prefecture":
+        return "全国"
+    cities = [m.name for m in sm.master.select(pref=sm.pref_code) if m.designated] \
+        if sm.without_designated and sm.pref_code else []
+    if cities:  # the reader must see why these are in no count of this summary
+        return f"{sm.scope_name}（{sm.pref_code}。指定都市（{'、'.join(cities)}）を除く）"
+    return f"{sm.scope_name}（{sm.pref_code}）"
 
 
 def _stocks_by_period(ws: Any, s: Styles, sm: Summary, r: int, label: dict[str, Any],
