@@ -179,6 +179,71 @@ def derived_col(table: Table, did: str) -> int:
     return FIRST_FIELD_COL + len(table.fields) + [d.id for d in table.derived].index(did)
 
 
+# --- what a field accepts, in words ----------------------------------------------------------
+# The validator's messages (E203, Finding.expected) and the template's prompts (記入欄の説明,
+# Excel's input and error messages) all say it from here, from the same bounds the validator
+# checks (``Field.lower`` / ``Field.max`` / ``Field.required``): they cannot disagree.
+
+
+def range_text(f: Field) -> str:
+    """The field's bounds in Japanese: 「1以上20,000,000以下」, 「0円以上」, 「令和元年10月以降」."""
+    lo, hi = f.lower, f.max
+    if f.type in ("month", "date"):
+        parts = [f"{periods.wareki_month(lo)}以降" if isinstance(lo, str) else "",
+                 f"{periods.wareki_month(hi)}以前" if isinstance(hi, str) else ""]
+        return "・".join(p for p in parts if p)
+    unit = "円" if f.type == "yen" else ""
+    if isinstance(lo, int) and isinstance(hi, int):
+        return f"{lo:,}{unit}以上{hi:,}{unit}以下"
+    if isinstance(lo, int):
+        return f"{lo:,}{unit}以上"
+    return f"{hi:,}{unit}以下" if isinstance(hi, int) else ""
+
+
+def expected_text(f: Field) -> str:
+    """What a cell of this field must hold, in Japanese (Finding.expected)."""
+    kind = {
+        "int": "整数", "yen": "円単位の整数", "month": "年月（例：令和2年4月）",
+        "date": "日付（例：令和2年4月1日）", "phone": "電話番号（例：011-231-4111）",
+        "email": "メールアドレス", "code": "6桁の団体コード", "text": "文字",
+    }.get(f.type, "")
+    if f.choices:
+        kind = f"選択肢（{'・'.join(f.choices)}）のいずれか"
+    rng = range_text(f)
+    text = f"{rng}の{kind}" if rng else kind
+    return text + ("（必須）" if f.required else "")
+
+
+def not_applicable_text(f: Field) -> str:
+    """What to enter when nothing applies: 「－」 where the field allows it (a required cell
+    holding 「－」 is E210), else 0 where 0 is in range, else nothing to say."""
+    if not f.required:
+        return "該当がない場合は「－」を入力してください。"
+    if f.numeric and f.lower == 0:
+        return "該当がない場合は0を入力してください（「－」は入力できません）。"
+    return ""
+
+
+_PROMPTS = {
+    "int": "{range}の整数で入力してください。",
+    "yen": "{range}の金額を、円単位の整数で入力してください（千円単位ではありません）。",
+    "month": "{range}の年月を入力してください（例：2020/4、令和2年4月）。",
+    "date": "日付を入力してください（例：2020/4/1、令和2年4月1日）。",
+    "phone": "電話番号を入力してください（例：011-231-4111）。",
+    "email": "メールアドレスを入力してください。",
+}
+
+
+def input_prompt(f: Field) -> str:
+    """The prompt of an input cell: the field's own note, then what it accepts (the bounds the
+    validator checks) and what to enter when nothing applies."""
+    rule = _PROMPTS.get(f.type, "").format(range=range_text(f)).removeprefix("の")
+    if f.numeric or f.type in ("month", "date"):
+        rule += not_applicable_text(f)
+    help_ = f.help if f.help and f.help not in rule else ""  # 「例：011-231-4111」 is said once
+    return "\n".join(p for p in (help_, rule) if p)
+
+
 # --- the catalog ------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import zipfile
 from dataclasses import replace
@@ -343,6 +344,26 @@ def test_summary_opens_in_libreoffice_and_has_charts(inbox, tmp_path):
     pdf = convert(out, "pdf", tmp_path)
     assert pdf.stat().st_size > 10_000
     assert pdf.read_bytes().startswith(b"%PDF")
+    # Printing the whole workbook gives the sheets a person reads: データ (~6,700 rows here,
+    # ~150 pages) prints its header only.
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
+    assert 10 <= pages <= 30, pages
+
+
+def test_printing_the_summary_gives_the_read_sheets_each_one_a4_page_wide(inbox):
+    wb = openpyxl.load_workbook(inbox["out"])
+    for ws in wb.worksheets:
+        if ws.sheet_state == "hidden":
+            continue
+        assert ws.page_setup.paperSize == 9, ws.title  # A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.fitToWidth in (None, 1), ws.title  # one page wide (1 is the default)
+        assert ws.page_setup.fitToHeight == 0, ws.title  # as many pages down as it takes
+    assert wb["データ"].print_area == "'データ'!$A$1:$F$1"  # the header: one page
+    assert not any(wb[n].print_area for n in ("概要", "市町村別一覧", "指摘事項", "未提出"))
+    # long text wraps inside its column instead of running off the page
+    findings = wb["指摘事項"]
+    assert findings.cell(2, 8).alignment.wrap_text and findings.cell(2, 15).alignment.wrap_text
 
 
 def test_same_inputs_same_bytes(inbox, tmp_path, master, schedule):
