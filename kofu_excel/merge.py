@@ -324,7 +324,7 @@ def _latest_month(monthlies: Mapping[str, Mapping[str, Any]]) -> str | None:
 
 
 def _created(values: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> date:
-    """作成日: the latest submission date among the accepted workbooks (never the clock, so the
+    """データの基準日: the latest submission date among the accepted workbooks (never the clock, so the
     same inputs give the same bytes); the form's date when none carries one."""
     dates = [d for kind in values.values() for v in kind.values()
              if isinstance(d := v.get("basic.submitted_on"), date)]

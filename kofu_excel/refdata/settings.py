@@ -216,7 +216,7 @@ def _config_from(d: Mapping[str, Any], what: str) -> ReviewConfig:
         try:
             date.fromisoformat(str(letters["date"]))
         except ValueError:
-            raise bad("[letters] date は YYYY-MM-DD で指定してください（空なら作成日）") from None
+            raise bad("[letters] date は YYYY-MM-DD で指定してください（空なら作成した日）") from None
     designated = d.get("scope", {}).get("designated_cities", True)
     if not isinstance(designated, bool):
         raise bad(f"[scope] designated_cities は true または false で指定してください（{designated!r}）")
