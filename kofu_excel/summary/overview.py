@@ -12,6 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__, forms, periods
+from ..cells import display_width
 from ..contract import KIND_LABELS, LEVEL_LABELS, OVERVIEW_SHEET, STATUS_LABELS, STATUSES
 from ..write.xlsx import HEADER_FILL, Styles, print_a4, write_text, write_title, write_value
 from .charts import forecast_chart, rate_chart
@@ -20,6 +21,8 @@ from .sheet import NUM, RATE_FMT
 
 if TYPE_CHECKING:
     import xlsxwriter
+
+LABEL_WIDTH = 54  # column B of the totals: the item and how it was taken
 
 
 def overview_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
@@ -94,10 +97,13 @@ def overview_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
             write_text(ws, r, 0, KIND_LABELS[kind], s, **cell)
             write_text(ws, r, 1, text, s, **wrap)
             write_value(ws, r, 2, value, s, num_format=NUM, **cell)
+            lines = -(-display_width(text) // LABEL_WIDTH)
+            if lines > 1:  # as tall as its wrapped lines: LibreOffice does not grow the row
+                ws.set_row(r, 15 * lines)
             r += 1
     r = _stocks_by_period(ws, s, sm, r, label, cell)
-    ws.set_column(0, 0, 24)
-    ws.set_column(1, 1, 50)
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 1, LABEL_WIDTH)
     ws.set_column(2, 5, 13)
 
     # The charts' data go below the blocks; the charts sit to their right, in view.
@@ -136,6 +142,7 @@ def _stocks_by_period(ws: Any, s: Styles, sm: Summary, r: int, label: dict[str, 
             heads = [t.row_header, *(t.field(k.split(".", 1)[1]).label for k in keys)]
             for c, h in enumerate(heads):
                 write_text(ws, r, c, h, s, **label, text_wrap=True)
+            ws.set_row(r, 30)  # two lines for 職員数（臨時・非常勤） in a number column
             r += 1
             for row in t.rows:
                 write_text(ws, r, 0, row.label, s, **cell)
@@ -151,7 +158,7 @@ def _how(t: forms.Table, f: forms.Field) -> str:
         return "全団体の計"
     if t.over_time and f.stock:
         # never summed over time: the overview fills in the quarter
-        return f"全団体の計が最も多い{t.row_header}：{{period}}"
+        return f"最も多い{t.row_header}の全団体の計：{{period}}"
     unit = "月" if t.row_header == "年月" else t.row_header.replace("の", "")
     return f"全団体・全{unit}の計"
 
