@@ -115,6 +115,8 @@ _ROWS: tuple[Code, ...] = (
     _code("E601", "error", "とりまとめ表として読み込めません（本ツールで作成したとりまとめ表を指定してください）"),
     _code("E602", "error", "文書のテンプレートに誤りがあります"),
     _code("E603", "error", "文書の形式・日付の指定が正しくありません"),
+    _code("W601", "warning", "文書の差出人・連絡先の設定が仮の値のままです", letter="none"),
+    _code("W602", "warning", "文書の日付がとりまとめ表のデータの基準日から離れています", letter="none"),
     # --- usage: the command line itself (exit 2, nothing written; cli/usage.py) ---
     _code("E701", "error", "必須の指定がありません", letter="none"),
     _code("E702", "error", "選択肢にない値が指定されました", letter="none"),

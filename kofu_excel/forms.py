@@ -51,6 +51,10 @@ class Field:
     help: str = ""
     period: str | None = None  # for item×period tables: the period this column holds
     width: float = 0  # column width override
+    # A level at a point in time (counters, terminals, staff, population), not an amount over a
+    # period (cards issued, applications, yen): it adds up across municipalities, never across
+    # periods. The summary shows it per period and at its peak period, never summed over time.
+    stock: bool = False
 
     @property
     def numeric(self) -> bool:
@@ -97,6 +101,11 @@ class Table:
     @property
     def single(self) -> bool:
         return not self.rows
+
+    @property
+    def over_time(self) -> bool:
+        """Its rows are periods (months, quarters): a stock in it is a level per period."""
+        return not self.single and self.tidy == "period"
 
     def field(self, fid: str) -> Field:
         for f in self.fields:
@@ -168,6 +177,71 @@ def placements(table: Table) -> tuple[Placement, ...]:
 def derived_col(table: Table, did: str) -> int:
     """Column of a derived (formula) column: right after the input columns."""
     return FIRST_FIELD_COL + len(table.fields) + [d.id for d in table.derived].index(did)
+
+
+# --- what a field accepts, in words ----------------------------------------------------------
+# The validator's messages (E203, Finding.expected) and the template's prompts (記入欄の説明,
+# Excel's input and error messages) all say it from here, from the same bounds the validator
+# checks (``Field.lower`` / ``Field.max`` / ``Field.required``): they cannot disagree.
+
+
+def range_text(f: Field) -> str:
+    """The field's bounds in Japanese: 「1以上20,000,000以下」, 「0円以上」, 「令和元年10月以降」."""
+    lo, hi = f.lower, f.max
+    if f.type in ("month", "date"):
+        parts = [f"{periods.wareki_month(lo)}以降" if isinstance(lo, str) else "",
+                 f"{periods.wareki_month(hi)}以前" if isinstance(hi, str) else ""]
+        return "・".join(p for p in parts if p)
+    unit = "円" if f.type == "yen" else ""
+    if isinstance(lo, int) and isinstance(hi, int):
+        return f"{lo:,}{unit}以上{hi:,}{unit}以下"
+    if isinstance(lo, int):
+        return f"{lo:,}{unit}以上"
+    return f"{hi:,}{unit}以下" if isinstance(hi, int) else ""
+
+
+def expected_text(f: Field) -> str:
+    """What a cell of this field must hold, in Japanese (Finding.expected)."""
+    kind = {
+        "int": "整数", "yen": "円単位の整数", "month": "年月（例：令和2年4月）",
+        "date": "日付（例：令和2年4月1日）", "phone": "電話番号（例：011-231-4111）",
+        "email": "メールアドレス", "code": "6桁の団体コード", "text": "文字",
+    }.get(f.type, "")
+    if f.choices:
+        kind = f"選択肢（{'・'.join(f.choices)}）のいずれか"
+    rng = range_text(f)
+    text = f"{rng}の{kind}" if rng else kind
+    return text + ("（必須）" if f.required else "")
+
+
+def not_applicable_text(f: Field) -> str:
+    """What to enter when nothing applies: 「－」 where the field allows it (a required cell
+    holding 「－」 is E210), else 0 where 0 is in range, else nothing to say."""
+    if not f.required:
+        return "該当がない場合は「－」を入力してください。"
+    if f.numeric and f.lower == 0:
+        return "該当がない場合は0を入力してください（「－」は入力できません）。"
+    return ""
+
+
+_PROMPTS = {
+    "int": "{range}の整数で入力してください。",
+    "yen": "{range}の金額を、円単位の整数で入力してください（千円単位ではありません）。",
+    "month": "{range}の年月を入力してください（例：2020/4、令和2年4月）。",
+    "date": "日付を入力してください（例：2020/4/1、令和2年4月1日）。",
+    "phone": "電話番号を入力してください（例：011-231-4111）。",
+    "email": "メールアドレスを入力してください。",
+}
+
+
+def input_prompt(f: Field) -> str:
+    """The prompt of an input cell: the field's own note, then what it accepts (the bounds the
+    validator checks) and what to enter when nothing applies."""
+    rule = _PROMPTS.get(f.type, "").format(range=range_text(f)).removeprefix("の")
+    if f.numeric or f.type in ("month", "date"):
+        rule += not_applicable_text(f)
+    help_ = f.help if f.help and f.help not in rule else ""  # 「例：011-231-4111」 is said once
+    return "\n".join(p for p in (help_, rule) if p)
 
 
 # --- the catalog ------------------------------------------------------------------------------
@@ -280,11 +354,12 @@ PLAN_BASIC = Table(
     (
         MUNI_CODE, PREF_NAME, MUNI_NAME, DEPARTMENT, CONTACT, PHONE, EMAIL,
         Field("population", "住民基本台帳人口", "int", "人", required=True, min=1, max=20_000_000,
-              prefill=True),
+              prefill=True, stock=True),
         Field("population_date", "人口の基準日", "date", required=True, prefill=True),
         Field("plan_revision", "計画の版", "choice", required=True, choices=REVISION_CHOICES,
               help="計画を改訂した場合は改訂の版を選択してください（新しい版が前の版に代わります）"),
-        Field("issued_to_date", "交付済枚数（基準日時点）", "int", "枚", required=True, max=20_000_000),
+        Field("issued_to_date", "交付済枚数（基準日時点）", "int", "枚", required=True, max=20_000_000,
+              stock=True),
         Field("issued_date", "交付済枚数の基準日", "date"),
         Field("promotion_body", "推進体制", "choice", required=True, choices=BODY_CHOICES,
               help="庁内の部局横断型の推進体制（通知第1）"),
@@ -310,12 +385,13 @@ FORECAST = Table(
 CAPACITY = Table(
     "capacity", "交付体制", "交付体制（通知第2-2）",
     (
-        Field("counters", "窓口数", "int", "か所", required=True, min=1, max=1000),
-        Field("terminals", "統合端末台数", "int", "台", required=True, min=1, max=1000),
-        Field("staff_regular", "職員数（正規）", "int", "人", required=True, max=10000),
-        Field("staff_temporary", "職員数（臨時・非常勤）", "int", "人", required=True, max=10000),
+        Field("counters", "窓口数", "int", "か所", required=True, min=1, max=1000, stock=True),
+        Field("terminals", "統合端末台数", "int", "台", required=True, min=1, max=1000, stock=True),
+        Field("staff_regular", "職員数（正規）", "int", "人", required=True, max=10000, stock=True),
+        Field("staff_temporary", "職員数（臨時・非常勤）", "int", "人", required=True, max=10000,
+              stock=True),
         Field("staff_contractor", "委託（補助業務）人数", "int", "人", required=True, max=10000,
-              help="委託は補助的業務に限ります（交付決定・審査・端末操作は不可。通知第2-2(4)）"),
+              stock=True, help="委託は補助的業務に限ります（交付決定・審査・端末操作は不可。通知第2-2(4)）"),
         Field("weekend_days", "土日開庁日数（四半期計）", "int", "日", required=True, max=27),
         Field("evening_days", "夜間延長日数（四半期計）", "int", "日", required=True, max=66),
     ),
@@ -412,7 +488,7 @@ MYKEY = Table(
               choices=DESK_CHOICES),
         Field("facility_support", "公共施設・商業施設での支援", "choice", required=True,
               choices=PUBLICITY_CHOICES),
-        Field("support_terminals", "支援端末台数", "int", "台", max=10000),
+        Field("support_terminals", "支援端末台数", "int", "台", max=10000, stock=True),
         Field("start", "開始（予定）年月", "month",
               required_if=(("desk_near_counter", ("設置済", "設置予定")),
                            ("facility_support", ("実施済", "実施予定")))),

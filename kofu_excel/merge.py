@@ -40,6 +40,7 @@ from .summary import (
     FindingRow,
     IntakeRow,
     Summary,
+    peaks,
     sums,
     tidy_index,
     write_summary,
@@ -110,12 +111,16 @@ def merge(
         {"status":    {"accepted": n, "rejected": n, "superseded": n, "duplicate": n,
                        "ignored": n, "opened": n},          # every intake item, by status
          "submitted": {"plan": {"submitted": n, "municipalities": N}, "monthly": {...}},
-         "plan":      {"basic.population": Σ, "forecast.planned_issued": Σ, "costs.fy2019": Σ, ...},
-         "monthly":   {"actuals.issued": Σ, ...}}
+         "plan":      {"basic.population": Σ, "forecast.planned_issued": Σ, "costs.fy2019": Σ,
+                       "capacity.counters": Σ in the peak quarter, ...},
+         "monthly":   {"actuals.issued": Σ, ...},
+         "peak":      {"plan": {"capacity.counters": "2020Q2", ...}, "monthly": {}}}
 
     ``plan``/``monthly`` hold, for every numeric field of the form keyed ``table.field``, the sum
-    of the accepted values over all municipalities and rows (blank and 「－」 count 0): the
-    same numbers a sum over the summary's データ sheet gives. ``missing``: codes of the scope
+    of the accepted values over all municipalities and rows (blank and 「－」 count 0) — except
+    the stocks by quarter (窓口数, 統合端末台数, 職員数: ``forms.Field.stock``), which are never
+    summed over time: theirs is the total over municipalities in the quarter where it peaks, and
+    ``peak`` names that quarter. ``missing``: codes of the scope
     with no accepted workbook of a form collected in this batch.
 
     Raises :class:`KofuError` E903 when ``out`` is one of the inputs, E905 for an ambiguous or
@@ -172,11 +177,17 @@ def merge(
 
     usable = any(values[k] for k in KINDS)
     scope = master.select(pref=pref_code or None) if (level == "national" or pref_code) else []
+    # A prefecture that does not collect its designated cities' returns ([scope]
+    # designated_cities = false): they report to the state, so they are outside its scope —
+    # never 未提出, never reminded. The national scope always holds them.
+    without_designated = level == "prefecture" and not config.designated_cities
+    if without_designated:
+        scope = [m for m in scope if not m.designated]
     kinds = _kinds_in_play(items, books, values)
     sm: Summary | None = None
     if scope or usable:
         sm = _summary(level, pref_code, master, schedule, config, scope, values, files, kinds,
-                      items, books, extra_findings)
+                      items, books, extra_findings, without_designated)
     missing = sorted({m.code for m, _k in sm.missing()}) if sm is not None else []
     totals = sm.totals() if sm is not None else _empty_totals(items)
     if not usable:
@@ -231,10 +242,11 @@ def _empty_totals(items: Sequence[Item]) -> dict[str, Any]:
     counts = dict.fromkeys(STATUSES, 0)
     for it in items:
         counts[it.status] = counts.get(it.status, 0) + 1
-    out: dict[str, Any] = {"status": counts, "submitted": {}}
+    out: dict[str, Any] = {"status": counts, "submitted": {}, "peak": {}}
     for kind in KINDS:
         out["submitted"][kind] = {"submitted": 0, "municipalities": 0}
         out[kind] = sums(kind, ())
+        out["peak"][kind] = {k: p for k, (p, _v) in peaks(kind, ()).items()}
     return out
 
 
@@ -312,7 +324,7 @@ def _latest_month(monthlies: Mapping[str, Mapping[str, Any]]) -> str | None:
 
 
 def _created(values: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> date:
-    """作成日: the latest submission date among the accepted workbooks (never the clock, so the
+    """データの基準日: the latest submission date among the accepted workbooks (never the clock, so the
     same inputs give the same bytes); the form's date when none carries one."""
     dates = [d for kind in values.values() for v in kind.values()
              if isinstance(d := v.get("basic.submitted_on"), date)]
@@ -325,7 +337,7 @@ def _created(values: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> date:
 def _summary(level: str, pref_code: str, master: Master, schedule: Schedule, config: ReviewConfig,
              scope: list[Any], values: dict[str, dict[str, dict[str, Any]]],
              files: dict[tuple[str, str], str], kinds: tuple[str, ...], items: list[Item],
-             books: list[Book], extra: list[FindingRow]) -> Summary:
+             books: list[Book], extra: list[FindingRow], without_designated: bool = False) -> Summary:
     created = _created(values)
     latest = _latest_month(values["monthly"])
     if latest is None:
@@ -361,5 +373,5 @@ def _summary(level: str, pref_code: str, master: Master, schedule: Schedule, con
     return Summary(level=level, pref_code=pref_code if level == "prefecture" else "", master=master,
                    schedule=schedule, scope=list(scope), values=values, files=files,
                    rejected=rejected, kinds=kinds, findings=rows, intake=intake_rows,
-                   created=created, latest_month=latest)
+                   created=created, latest_month=latest, without_designated=without_designated)
 

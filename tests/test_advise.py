@@ -39,11 +39,18 @@ DATE = "2020-04-01"
 
 
 def write_summary(path: Path, findings: Iterable[tuple[Finding, str, str]], master,
-                  missing: Sequence[tuple[str, str]] = (), names: dict[str, str] | None = None) -> Path:
+                  missing: Sequence[tuple[str, str]] = (), names: dict[str, str] | None = None,
+                  data_date: str | None = None) -> Path:
     """findings: (finding, kind, file); missing: (code, kind). Names come from the master
-    unless ``names`` says otherwise (to put odd text where a municipality's name goes)."""
+    unless ``names`` says otherwise (to put odd text where a municipality's name goes).
+    ``data_date``: the summary's データの基準日, in its hidden _summary sheet as kofu-merge writes it."""
     names = names or {}
     wb = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False})
+    if data_date is not None:
+        meta = wb.add_worksheet("_summary")
+        for r, (k, v) in enumerate((("kind", "summary"), ("generated", data_date))):
+            meta.write_string(r, 0, k)
+            meta.write_string(r, 1, v)
     ws = wb.add_worksheet("概要")
     ws.write_string(0, 0, "とりまとめ表")
     ws = wb.add_worksheet("指摘事項")
@@ -128,7 +135,7 @@ def test_letter_states_milestone_and_shortfall(summary, tmp_path, schedule):
     assert f"令和2年7月末の交付枚数（累計）の想定 {cumulative:,} 枚" in text
     assert f"目安 {bench:,} 枚を {bench - cumulative:,} 枚下回っています" in text
     # the register of a prefectural notice
-    for part in ("○○第1号", "令和2年4月1日", "函館市長　殿", "○○県知事",
+    for part in ("○○第1号", "令和2年4月1日", "函館市長　殿", "北海道知事",
                  "マイナンバーカード交付円滑化計画に係る助言について", "閣副第396号",
                  "「マイナンバーカード交付円滑化計画の策定について」", "記", "以上",
                  "○○県総務部市町村課", "電話：000-000-0000"):
@@ -201,6 +208,83 @@ def test_reminder_for_missing(summary, tmp_path, master, schedule, config):
     assert "1　マイナンバーカード交付円滑化計画" in both and "令和2年4月17日（金）" in both
     late = letter_text(result, OTARU)
     assert "最新の提出は令和2年1月分です" in late
+
+
+def test_sender_is_the_prefectures_own_title(tmp_path, master):
+    """No [letters] sender: each letter is signed by its prefecture's governor, 都・道・府・県 alike."""
+    codes = {"131016": "東京都知事", "011002": "北海道知事", "271004": "大阪府知事",
+             "261009": "京都府知事", "312011": "鳥取県知事"}
+    found = [Finding("R403", "advise", "補助対象経費の見込額が令和元年度・令和2年度ともすべて0円です。",
+                     muni_code=c, check="第4-1(4)") for c in codes]
+    path = write_summary(tmp_path / "s.xlsx", reviewed(found), master)
+    result = render_letters(path, tmp_path / "out", fmt="md", date=DATE)
+    assert sorted(f.muni_code for f in result.letters) == sorted(codes)
+    for code, sender in codes.items():
+        text = letter_text(result, code)
+        assert sender in text and "○○県知事" not in text, code
+    own = tmp_path / "own.toml"
+    own.write_text('[letters]\nsender = "東京都知事　小池 百合子"\n', encoding="utf-8")
+    result = render_letters(path, tmp_path / "own", fmt="md", date=DATE, config=own, munis=["131016"])
+    assert "東京都知事　小池 百合子" in letter_text(result, "131016")
+
+
+def test_placeholder_letter_settings_warn_on_every_run_in_one_line(summary, tmp_path):
+    from kofu_excel.cli.advise import advise_cmd
+
+    args = [str(summary), "-o", str(tmp_path / "o"), "--format", "md", "--date", DATE]
+    for extra in ([], ["--json"], ["--missing"], ["--muni", OTARU]):  # even with no letter to write
+        res = CliRunner().invoke(advise_cmd, [*args, *extra])
+        assert res.exit_code == 0, res.output
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("W601: "), res.stderr
+        for word in ("[letters]", "--config", "contact_phone", "sender_department"):
+            assert word in lines[0]
+    assert "W601: " in json.loads(CliRunner().invoke(advise_cmd, [*args, "--json"]).stdout)["warnings"][0]
+    own = tmp_path / "own.toml"
+    own.write_text('[letters]\nsender_department = "北海道総合政策部地域行政局市町村課"\n'
+                   'contact_person = "番号 太郎"\ncontact_phone = "011-231-4111"\n'
+                   'contact_email = "shichoson@pref.hokkaido.lg.jp"\ndoc_number = "市町村第{seq}号"\n',
+                   encoding="utf-8")
+    res = CliRunner().invoke(advise_cmd, [*args, "--config", str(own)])
+    assert res.exit_code == 0 and res.stderr == "", res.stderr
+
+
+def test_reminder_due_before_the_letter_date_is_refused(summary, tmp_path):
+    from kofu_excel.cli.advise import advise_cmd
+
+    with pytest.raises(KofuError, match="E603"):
+        render_letters(summary, tmp_path / "out", fmt="md", date="2020-04-20", due="2020-04-10",
+                       missing=True)
+    assert not (tmp_path / "out").exists()
+    res = CliRunner().invoke(advise_cmd, [str(summary), "-o", str(tmp_path / "o"), "--missing",
+                                          "--date", "2020-04-20", "--due", "2020-04-10"])
+    assert res.exit_code == 2 and res.stderr.startswith("E603: ") and "--due" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+    # without --date the letter is dated today: a deadline in the past is refused the same way
+    res = CliRunner().invoke(advise_cmd, [str(summary), "-o", str(tmp_path / "o"), "--missing",
+                                          "--due", "2020-04-30"])
+    assert res.exit_code == 2 and res.stderr.startswith("E603: ")
+    same_day = render_letters(summary, tmp_path / "ok", fmt="md", date=DATE, due=DATE, missing=True)
+    assert same_day.letters
+
+
+def test_letters_dated_today_warn_when_far_from_the_data_date(tmp_path, master):
+    found = [Finding("R403", "advise", "補助対象経費の見込額がすべて0円です。", muni_code=HAKODATE,
+                     check="第4-1(4)")]
+    today = date.today()
+    old = write_summary(tmp_path / "old.xlsx", reviewed(found), master, data_date="2020-04-10")
+    result = render_letters(old, tmp_path / "a", fmt="md")
+    assert result.date == today.isoformat()
+    (w,) = [w for w in result.warnings if w.startswith("W602: ")]
+    assert "2020-04-10" in w and "--date" in w
+    # dated on purpose (--date or [letters] date): no warning
+    assert not [w for w in render_letters(old, tmp_path / "b", fmt="md", date=DATE).warnings
+                if w.startswith("W602")]
+    # a summary of this month's data: today is the right date
+    fresh = write_summary(tmp_path / "new.xlsx", reviewed(found), master,
+                          data_date=today.isoformat())
+    assert not [w for w in render_letters(fresh, tmp_path / "c", fmt="md").warnings
+                if w.startswith("W602")]
 
 
 # --- formats ----------------------------------------------------------------------------------

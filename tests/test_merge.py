@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import zipfile
 from dataclasses import replace
@@ -60,31 +61,47 @@ def sheet_rows(path: Path, sheet: str) -> list[tuple[Any, ...]]:
         wb.close()
 
 
+def is_stock_over_time(kind: str, e: forms.CatalogEntry) -> bool:
+    """窓口数, 端末, 職員 by quarter: totalled per quarter over municipalities, shown at the peak."""
+    return e.spec.stock and forms.FORMS[kind].table(e.table).over_time
+
+
+def peak_or_sum(kind: str, per: dict[tuple[str, str], int]) -> dict[str, int]:
+    """(table.field, period) → Σ  ⇒  table.field → Σ over periods, or the peak period's Σ for a
+    stock by quarter (never summed over time)."""
+    stocks = {f"{e.table}.{e.spec.id}" for e in forms.catalog(kind) if is_stock_over_time(kind, e)}
+    out: dict[str, int] = {}
+    for (key, _period), v in per.items():
+        out[key] = max(out.get(key, 0), v) if key in stocks else out.get(key, 0) + v
+    return out
+
+
 def data_sums(rows: list[tuple[Any, ...]]) -> dict[str, dict[str, int]]:
-    """Σ of the numeric データ values per kind and ``table.field`` (the field from the catalog)."""
+    """The totals of the numeric データ values per kind and ``table.field`` (the field from the
+    catalog): summed, but a stock by quarter at its peak quarter."""
     field_of = {kind: {key: f"{e.table}.{e.spec.id}" for e in forms.catalog(kind)
                        for cid, key in tidy_index(kind).items() if cid == e.id}
                 for kind in ("plan", "monthly")}
-    out: dict[str, dict[str, int]] = {"plan": {}, "monthly": {}}
+    per: dict[str, dict[tuple[str, str], int]] = {"plan": {}, "monthly": {}}
     for _code, kind, table, item, period, value in rows[1:]:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            key = field_of[kind][(table, item, period or "")]
-            out[kind][key] = out[kind].get(key, 0) + value
-    return out
+            key = (field_of[kind][(table, item, period or "")], period or "")
+            per[kind][key] = per[kind].get(key, 0) + value
+    return {kind: peak_or_sum(kind, p) for kind, p in per.items()}
 
 
 def expected_sums(books: list[dict[str, Any]], kind: str = "plan") -> dict[str, int]:
-    out: dict[str, int] = {}
+    per: dict[tuple[str, str], int] = {}
     for e in forms.catalog(kind):
         if not e.spec.numeric:
             continue
-        key = f"{e.table}.{e.spec.id}"
-        out.setdefault(key, 0)
+        key = (f"{e.table}.{e.spec.id}", e.row or "")
+        per.setdefault(key, 0)
         for v in books:
             x = v.get(e.id)
             if isinstance(x, int) and not isinstance(x, bool):
-                out[key] += x
-    return out
+                per[key] += x
+    return peak_or_sum(kind, per)
 
 
 def as_data_value(v: Any) -> Any:
@@ -183,6 +200,37 @@ def test_prefecture_merge_totals_equal_generated_numbers(inbox):
         for s in statuses)
 
 
+def test_overview_never_sums_stocks_over_time(inbox):
+    """窓口数, 端末, 職員 by quarter: 合計 shows the peak quarter's total over municipalities, says
+    so, and a per-quarter table shows every quarter; flows (cards, yen) are summed and say so."""
+    accepted = list(inbox["accepted"].values())
+    ws = openpyxl.load_workbook(inbox["out"])["概要"]
+    rows = [tuple(c.value for c in r[:6]) for r in ws.iter_rows()]
+    totals = {r[1]: r[2] for r in rows if r[0] == "交付円滑化計画" and isinstance(r[1], str)}
+    per_quarter = {q: sum(v[f"capacity.counters.{q}"] for v in accepted) for q in periods.quarters()}
+    peak_q = max(per_quarter, key=lambda q: (per_quarter[q], -periods.quarters().index(q)))
+    (label,) = [k for k in totals if k.startswith("交付体制：窓口数")]
+    assert totals[label] == per_quarter[peak_q] < sum(per_quarter.values())
+    assert label == f"交付体制：窓口数（最も多い四半期の全団体の計：{periods.quarter_label(peak_q)}）"
+    assert inbox["result"].totals["peak"]["plan"]["capacity.counters"] == peak_q
+    assert inbox["result"].totals["plan"]["capacity.counters"] == per_quarter[peak_q]
+    # flows: summed over municipalities and months, and labelled so
+    assert totals["交付枚数想定：交付枚数（想定）（全団体・全月の計）"] == sum(
+        v[f"forecast.planned_issued.{m}"] for v in accepted for m in periods.months())
+    assert totals["基本情報：住民基本台帳人口（全団体の計）"] == sum(v["basic.population"] for v in accepted)
+    # the per-quarter table: one row per quarter, the counters column Σ over municipalities
+    head = rows.index(next(r for r in rows if r[0] == "交付体制（四半期別・全団体の計）"))
+    assert rows[head + 1][:3] == ("四半期", "窓口数", "統合端末台数")
+    table = {r[0]: r[1] for r in rows[head + 2: head + 2 + len(periods.quarters())]}
+    assert table == {periods.quarter_label(q): n for q, n in per_quarter.items()}
+    # every stock field of the form is one of these: the nature comes from forms.py
+    stocks = [f for f in forms.FORMS["plan"].table("capacity").fields if f.stock]
+    assert [f.id for f in stocks] == ["counters", "terminals", "staff_regular", "staff_temporary",
+                                      "staff_contractor"]
+    assert all(any(k.startswith(f"交付体制：{f.label}（最も多い四半期の全団体の計") for k in totals)
+               for f in stocks)
+
+
 def test_municipality_list_and_table_sheets_agree_with_the_values(inbox, master, schedule):
     out, accepted = inbox["out"], inbox["accepted"]
     wb = openpyxl.load_workbook(out)
@@ -190,10 +238,10 @@ def test_municipality_list_and_table_sheets_agree_with_the_values(inbox, master,
     assert wb["_summary"].sheet_state == "hidden"
     meta = {r[0].value: r[1].value for r in wb["_summary"].iter_rows()}
     assert meta["kind"] == "summary" and meta["level"] == "prefecture" and meta["pref"] == PREF
-    # 作成日 is the latest submission date, not the clock.
+    # The data date is the latest submission date, not the clock, and is labelled as such.
     latest = max(v["basic.submitted_on"] for v in accepted.values())
     overview = {r[0].value: r[1].value for r in wb["概要"].iter_rows(min_row=3, max_row=8) if r[0].value}
-    assert overview["作成日"].date() == latest
+    assert overview["データの基準日（最新の提出日）"].date() == latest and "作成日" not in overview
 
     ws = wb["市町村別一覧"]
     header = [c.value for c in ws[1]]
@@ -296,6 +344,26 @@ def test_summary_opens_in_libreoffice_and_has_charts(inbox, tmp_path):
     pdf = convert(out, "pdf", tmp_path)
     assert pdf.stat().st_size > 10_000
     assert pdf.read_bytes().startswith(b"%PDF")
+    # Printing the whole workbook gives the sheets a person reads: データ (~6,700 rows here,
+    # ~150 pages) prints its header only.
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
+    assert 10 <= pages <= 30, pages
+
+
+def test_printing_the_summary_gives_the_read_sheets_each_one_a4_page_wide(inbox):
+    wb = openpyxl.load_workbook(inbox["out"])
+    for ws in wb.worksheets:
+        if ws.sheet_state == "hidden":
+            continue
+        assert ws.page_setup.paperSize == 9, ws.title  # A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.fitToWidth in (None, 1), ws.title  # one page wide (1 is the default)
+        assert ws.page_setup.fitToHeight == 0, ws.title  # as many pages down as it takes
+    assert wb["データ"].print_area == "'データ'!$A$1:$F$1"  # the header: one page
+    assert not any(wb[n].print_area for n in ("概要", "市町村別一覧", "指摘事項", "未提出"))
+    # long text wraps inside its column instead of running off the page
+    findings = wb["指摘事項"]
+    assert findings.cell(2, 8).alignment.wrap_text and findings.cell(2, 15).alignment.wrap_text
 
 
 def test_same_inputs_same_bytes(inbox, tmp_path, master, schedule):
@@ -436,3 +504,78 @@ def test_progress_covers_reading_and_writing(tmp_path, make_sample, master, sche
     assert [d for d, _t in calls] == sorted(d for d, _t in calls)
     assert len({t for _d, t in calls}) == 1
     assert capsys.readouterr() == ("", "")  # the library never prints
+
+
+# --- designated cities (指定都市) -------------------------------------------------------------------
+
+OKAYAMA_CITY = "331007"  # 岡山県's designated city
+
+
+def _without_designated(tmp_path: Path) -> Path:
+    cfg = tmp_path / "指定都市を除く.toml"
+    cfg.write_text("[scope]\ndesignated_cities = false\n", encoding="utf-8")
+    return cfg
+
+
+def test_a_prefecture_that_does_not_collect_its_designated_cities_never_lists_them(
+        tmp_path, make_sample, master, schedule):
+    from kofu_excel.letters import render_letters
+    from kofu_excel.refdata import load_config
+
+    plans = make_sample("plan", munis=["332020", "332038"])  # 倉敷市 and 津山市 only
+    monthly = make_sample("monthly", munis=["332020", "332038"], report_month="2020-03")
+    files = [*plans.files, *monthly.files]
+    scope = master.select(pref="33")
+    # the default, as before: 岡山市 is expected, listed as 未提出 and reminded
+    out = tmp_path / "included.xlsx"
+    res = merge(files, out, BatchOptions(master=master), schedule=schedule)
+    assert OKAYAMA_CITY in res.missing and res.totals["submitted"]["plan"]["municipalities"] == len(scope)
+    letters = render_letters(out, tmp_path / "r1", fmt="md", date="2020-04-20", missing=True)
+    assert OKAYAMA_CITY in {f.muni_code for f in letters.letters}
+    # said once in the config: never 未提出, never in F103, never reminded, and 概要 says so
+    cfg = load_config(_without_designated(tmp_path))
+    assert cfg.designated_cities is False and load_config(None).designated_cities is True
+    out = tmp_path / "excluded.xlsx"
+    res = merge(files, out, BatchOptions(master=master), schedule=schedule, config=cfg)
+    assert OKAYAMA_CITY not in res.missing and len(res.missing) == len(scope) - 3
+    assert res.totals["submitted"]["plan"]["municipalities"] == len(scope) - 1
+    assert all(r[0] != OKAYAMA_CITY for r in sheet_rows(out, "未提出")[1:])
+    assert all(r[0] != OKAYAMA_CITY for r in sheet_rows(out, "指摘事項")[1:])
+    assert all(r[0] != OKAYAMA_CITY for r in sheet_rows(out, "市町村別一覧")[1:])
+    overview = {r[0]: r[1] for r in sheet_rows(out, "概要")[:8] if r[0]}
+    assert overview["対象"] == "岡山県（33。指定都市（岡山市）を除く）"
+    letters = render_letters(out, tmp_path / "r2", fmt="md", date="2020-04-20", missing=True)
+    assert letters.letters and OKAYAMA_CITY not in {f.muni_code for f in letters.letters}
+
+
+def test_national_merge_takes_a_designated_citys_own_workbook_beside_the_summary_once(
+        tmp_path, make_sample, master, schedule):
+    from kofu_excel.refdata import load_config
+
+    plans = make_sample("plan", munis=[OKAYAMA_CITY, "332020", "332038"])
+    city = next(p for p in plans.files if p.name.startswith(OKAYAMA_CITY))
+    others = [p for p in plans.files if p != city]
+    cfg = load_config(_without_designated(tmp_path))
+    # 岡山県 collects its municipalities but not 岡山市, which sends its plan to the state
+    pref_summary = tmp_path / "岡山県.xlsx"
+    merge(others, pref_summary, BatchOptions(master=master), schedule=schedule, config=cfg)
+    out = tmp_path / "national.xlsx"
+    nat = merge([pref_summary, city], out, BatchOptions(master=master), schedule=schedule,
+                level="national")
+    assert [it.status for it in nat.items] == ["accepted", "accepted"]
+    assert nat.summary is not None
+    got = nat.summary.values["plan"]
+    assert set(got) == {OKAYAMA_CITY, "332020", "332038"} and OKAYAMA_CITY not in nat.missing
+    want = [got[c] for c in sorted(got)]
+    assert nat.totals["plan"] == expected_sums(want)
+    assert nat.totals["submitted"]["plan"]["submitted"] == 3
+    # a prefecture that did collect it too: the city's own workbook wins, counted once
+    both = tmp_path / "岡山県_指定都市を含む.xlsx"
+    merge(plans.files, both, BatchOptions(master=master), schedule=schedule)
+    nat2 = merge([both, city], tmp_path / "national2.xlsx", BatchOptions(master=master),
+                 schedule=schedule, level="national")
+    assert nat2.summary is not None and nat2.summary.values["plan"] == got
+    assert nat2.totals["plan"] == nat.totals["plan"]
+    assert nat2.summary.files[("plan", OKAYAMA_CITY)].endswith(city.name)
+    data = [r for r in sheet_rows(tmp_path / "national2.xlsx", "データ")[1:] if r[0] == OKAYAMA_CITY]
+    assert len(data) == len({(r[1], r[2], r[3], r[4]) for r in data})  # each value once

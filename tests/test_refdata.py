@@ -519,7 +519,7 @@ def test_default_config_is_checks_md() -> None:
     assert (c.urgent_ratio, c.evening_weight) == (1.5, 0.25)
     assert c.method_deadline == "2020-03"
     assert (c.backlog_months, c.plan_ratio) == (1.0, 0.8)
-    assert c.letters["sender"] == "○○県知事"
+    assert c.letters["sender"] == ""  # empty: the prefecture's governor (東京都知事, 北海道知事 …)
     assert c.letters["doc_number"].format(seq=c.letters["seq_start"]) == "○○第1号"
     assert "閣副第396号" in c.letters["notice"]
     assert load_config() is c
@@ -559,6 +559,8 @@ def test_config_override(tmp_path: Path) -> None:
         ("[letters]\nseq_start = 1.5\n", "seq_start"),
         ('[letters]\ndate = "令和2年"\n', "date"),
         ("[r1\n", "TOML"),
+        ('[scope]\ndesignated_cities = "no"\n', "true または false"),
+        ("[scope]\ndesignated_cities = 0\n", "designated_cities"),
     ],
 )
 def test_bad_config(tmp_path: Path, text: str, needle: str) -> None:

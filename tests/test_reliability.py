@@ -131,27 +131,37 @@ def pool(master, schedule) -> dict[str, Any]:
 
 
 def expected_sums(books: list[dict[str, Any]]) -> dict[str, int]:
-    out: dict[str, int] = {}
+    """Σ per table.field; a stock by quarter (窓口数 …) at its peak quarter, never summed over time."""
+    per: dict[tuple[str, str], int] = {}
     for e in forms.catalog("plan"):
         if e.spec.numeric:
-            key = f"{e.table}.{e.spec.id}"
-            out[key] = out.get(key, 0) + sum(
+            key = (f"{e.table}.{e.spec.id}", e.row or "")
+            per[key] = per.get(key, 0) + sum(
                 x for v in books if isinstance(x := v.get(e.id), int) and not isinstance(x, bool))
+    return _peak_or_sum(per)
+
+
+def _peak_or_sum(per: dict[tuple[str, str], float]) -> dict[str, Any]:
+    stocks = {f"{e.table}.{e.spec.id}" for e in forms.catalog("plan")
+              if e.spec.stock and forms.FORMS["plan"].table(e.table).over_time}
+    out: dict[str, Any] = {}
+    for (key, _period), v in per.items():
+        out[key] = max(out.get(key, 0), v) if key in stocks else out.get(key, 0) + v
     return out
 
 
 def data_sums(path: Path) -> dict[str, float]:
-    """Σ of the numeric データ values per ``table.field``, the key of the merge's totals."""
+    """The totals of the numeric データ values per ``table.field``, the key of the merge's totals."""
     from kofu_excel.summary.model import tidy_index
 
     entries = {e.id: e for e in forms.catalog("plan")}
     field_of = {key: f"{entries[cid].table}.{entries[cid].spec.id}" for cid, key in tidy_index("plan").items()}
-    out: dict[str, float] = {}
+    per: dict[tuple[str, str], float] = {}
     for _code, _kind, table, item, period, value in data_rows(path):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            key = field_of[(table, item, period or "")]
-            out[key] = out.get(key, 0) + value
-    return out
+            key = (field_of[(table, item, period or "")], period or "")
+            per[key] = per.get(key, 0) + value
+    return _peak_or_sum(per)
 
 
 inbox_entries = st.lists(

@@ -485,3 +485,11 @@ def test_intake_names_orders_and_judges_a_stored_file_by_the_name_it_came_with(t
     assert [p for p, _s, _r in got] == ["inbox/a-b.txt", "inbox/b.txt", "inbox/計画/Thumbs.db",
                                         "inbox/計画/~$a.xlsx", "inbox/計画-old.txt"]  # as a folder walk goes
     assert {r for _p, _s, r in got} >= {R_WIN, R_EXCEL_LOCK}
+
+
+def test_a_merge_shows_the_placeholder_letter_settings_warning(merged: dict[str, Any]) -> None:
+    """The built-in [letters] still hold ○○ / 000-000-0000: the page says so, as kofu-advise does."""
+    doc = merged["doc"]
+    assert doc["run"]["notice"].startswith("W601: ") and "--config" in doc["run"]["notice"]
+    page = get(merged["client"], f"/runs/{doc['run']['id']}").get_data(as_text=True)
+    assert 'id="run-notice">W601: ' in page

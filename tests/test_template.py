@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
 from datetime import date
 
@@ -247,6 +248,72 @@ def test_templates_open_and_convert_in_libreoffice(tmp_path, master):
     assert pdf.stat().st_size > 10_000
     ods = convert(src, "ods", tmp_path)
     assert zipfile.is_zipfile(ods)
+
+
+def test_instructions_fit_portrait_a4_in_libreoffice(tmp_path, master):
+    """記入要領: every item broken into lines that fit the page, its row as tall as its lines —
+    LibreOffice does not grow rows for wrapped text (items 3 and 7–10 used to run off the page)."""
+    import shutil
+    import subprocess
+
+    from conftest import convert
+
+    from kofu_excel.cells import display_width
+    from kofu_excel.write.template import INSTRUCTIONS_LINE, INSTRUCTIONS_WIDTH, LINE_HEIGHT
+
+    for kind in forms.KINDS:
+        ws = _open(workbook_bytes(kind, master.by_code["011002"]))[forms.INSTRUCTIONS_SHEET]
+        items = [c.value for c in ws["A"][3:] if c.value and c.value[:1].isdigit() and ". " in c.value[:4]]
+        assert len(items) >= 8
+        for row in ws.iter_rows(min_row=4):
+            cell = row[0]
+            if not cell.value or not cell.alignment.wrap_text:
+                continue
+            lines = cell.value.split("\n")
+            # closing punctuation may stay at the end of a full line (kinsoku)
+            assert all(display_width(line) <= INSTRUCTIONS_LINE + 4 for line in lines), lines
+            assert INSTRUCTIONS_LINE + 4 < INSTRUCTIONS_WIDTH
+            assert ws.row_dimensions[cell.row].height == LINE_HEIGHT * len(lines)
+    if shutil.which("pdftotext") is None:
+        return
+    src = tmp_path / "plan.xlsx"
+    src.write_bytes(workbook_bytes("plan", master.by_code["011002"]))
+    pdf = convert(src, "pdf", tmp_path)
+    box = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-bbox", str(pdf), "-"],
+                         capture_output=True, text=True, check=True).stdout
+    page_w = float(re.search(r'<page width="([\d.]+)"', box)[1])
+    right = max(float(x) for x in re.findall(r'xMax="([\d.]+)"', box))
+    assert right < page_w - 20, (right, page_w)  # inside the right margin
+    assert "区別します" in box and "代わります" in box  # the ends of items 3 and 10 are printed
+
+
+def test_prompts_state_exactly_the_bounds_the_validator_checks(master):
+    """Excel's prompt and rule of every number cell come from the field's own bounds: 人口 and
+    窓口数 say 1以上 (the validator's minimum), never 「整数（0以上）」; 「－」 only where allowed."""
+    for kind in forms.KINDS:
+        wb = _open(workbook_bytes(kind, master.by_code["011002"]))
+        rules = [(dv, ws.title) for ws in wb.worksheets for dv in ws.data_validations.dataValidation]
+        for table in forms.FORMS[kind].tables:
+            for p in forms.placements(table):
+                f = p.field
+                if not f.numeric:
+                    continue
+                dv = next(dv for dv, title in rules if title == p.sheet and p.cell() in str(dv.sqref))
+                lo = f.lower
+                assert f"{lo:,}{'円' if f.type == 'yen' else ''}以上" in dv.prompt, (f.id, dv.prompt)
+                assert "整数（0以上）" not in dv.prompt
+                assert dv.formula1 == str(lo)
+                if f.max is not None:
+                    assert dv.operator in (None, "between") and dv.formula2 == str(f.max)
+                    assert f"{f.max:,}" in dv.prompt
+                else:
+                    assert dv.operator == "greaterThanOrEqual"
+                assert ("「－」を入力してください" in dv.prompt) == (not f.required), f.id
+                assert dv.error.startswith(forms.range_text(f))
+    pop = forms.PLAN_BASIC.field("population")
+    counters = forms.CAPACITY.field("counters")
+    assert forms.input_prompt(pop).startswith("1以上20,000,000以下の整数")
+    assert forms.input_prompt(counters).startswith("1以上1,000以下の整数")
 
 
 def test_wareki_labels_on_rows():

@@ -53,6 +53,8 @@ def advise_cmd(summary: str, out_dir: str, fmt: str, templates_dir: str | None, 
         result = render_letters(summary, out_dir, fmt=fmt, templates_dir=templates_dir,
                                 config=config, missing=missing, munis=muni, date=letter_date,
                                 master=load_master(master), due=due, progress=bar)
+    for line in result.warnings:  # on stderr, --json or not: stdout stays the document
+        click.echo(line, err=True)
     if as_json:
         echo_json(result.to_json())
         return

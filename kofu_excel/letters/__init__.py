@@ -27,6 +27,8 @@ from .build import (
     build_advice,
     build_reminders,
     next_open_day,
+    placeholder_keys,
+    sender_of,
 )
 from .docx import docx_bytes
 from .render import make_environment, render_template
@@ -47,11 +49,19 @@ __all__ = [
     "build_advice",
     "build_reminders",
     "make_environment",
+    "placeholder_keys",
+    "placeholder_warning",
     "read_summary",
     "render_letters",
+    "sender_of",
 ]
 
 E_OPTION = "E603"  # a bad option value (format, date)
+W_PLACEHOLDER = "W601"  # [letters] still holds the built-in placeholders
+W_DATE = "W602"  # letters dated today, far from the summary's data date
+# Letters dated today (no --date, no [letters] date) are expected within this many days after the
+# summary's data date (its latest 提出日): a monthly cycle. Beyond it, or before it, W602.
+DATE_DRIFT_DAYS = 45
 FORMATS = ("docx", "html", "md")
 
 
@@ -77,6 +87,7 @@ class LettersResult:
     date: str  # ISO date on the letters
     letters: list[LetterFile] = dc_field(default_factory=list)
     combined: Path | None = None  # all letters in one file, for printing
+    warnings: list[str] = dc_field(default_factory=list)  # "Wnnn: …" lines for the console
 
     @property
     def files(self) -> list[Path]:
@@ -85,7 +96,32 @@ class LettersResult:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "format": self.fmt, "output": str(self.out_dir),
                 "date": self.date, "letters": [f.to_json() for f in self.letters],
-                "combined": str(self.combined) if self.combined else None}
+                "combined": str(self.combined) if self.combined else None,
+                "warnings": list(self.warnings)}
+
+
+def placeholder_warning(config: ReviewConfig) -> str:
+    """One line (W601) when ``[letters]`` still holds placeholders, saying how to set them;
+    "" when every letter setting is the prefecture's own."""
+    keys = placeholder_keys(config.letters)
+    if not keys:
+        return ""
+    return (f"{W_PLACEHOLDER}: 文書の差出人・連絡先が仮の値のままです（[letters] の {'、'.join(keys)}）。"
+            "設定ファイル（UTF-8 の TOML）の [letters] に書き、--config で指定してください"
+            "（docs/configuration.md）")
+
+
+def _date_warning(given: dt.date | None, when: dt.date, data_date: dt.date | None) -> str:
+    """W602 when the letters are dated today by default and today is far from the summary's
+    data date: letters of an old summary would otherwise go out dated today, silently."""
+    if given is not None or data_date is None:
+        return ""
+    days = (when - data_date).days
+    if 0 <= days <= DATE_DRIFT_DAYS:
+        return ""
+    return (f"{W_DATE}: 文書の日付を今日（{when.isoformat()}）としましたが、とりまとめ表のデータの基準日"
+            f"（最新の提出日 {data_date.isoformat()}）から {abs(days)} 日離れています。"
+            "文書の日付は --date で指定してください")
 
 
 def _as_date(v: dt.date | str | None, what: str) -> dt.date | None:
@@ -128,18 +164,28 @@ def render_letters(
         raise KofuError(E_OPTION, f"形式「{fmt}」は使えません（{' / '.join(FORMATS)}）")
     cfg = config if isinstance(config, ReviewConfig) else load_config(config)
     master = master or load_master(None)
-    when = _as_date(date, "日付") or _as_date(cfg.letters.get("date"), "設定の日付") or dt.date.today()
-    summary = read_summary(summary_path)
+    given = _as_date(date, "日付") or _as_date(cfg.letters.get("date"), "設定の日付")
+    when = given or dt.date.today()
     kind = "reminder" if missing else "advice"
+    deadline = None
+    if kind == "reminder":
+        deadline = _as_date(due, "提出期限") or next_open_day(when + dt.timedelta(days=DEFAULT_DUE_DAYS))
+        if deadline < when:
+            raise KofuError(E_OPTION, f"提出期限（{deadline.isoformat()}）が文書の日付（{when.isoformat()}）"
+                                      "より前です。--due は文書の日付以降を指定してください"
+                                      "（文書の日付は --date で指定できます）")
+    summary = read_summary(summary_path)
+    warnings = [w for w in (placeholder_warning(cfg), _date_warning(given, when, summary.data_date)) if w]
     # --muni takes codes or names as kofu-template does (E504 for one the master lacks)
     codes = [m.code for m in master.select(munis=munis)] if munis else []
     if kind == "advice":
         letters = build_advice(summary, master, cfg, when, codes)
     else:
-        deadline = _as_date(due, "提出期限") or next_open_day(when + dt.timedelta(days=DEFAULT_DUE_DAYS))
+        assert deadline is not None
         letters = build_reminders(summary, master, cfg, when, deadline, codes)
     out = Path(out_dir)
     result = LettersResult(kind, fmt, out, when.isoformat())
+    result.warnings.extend(warnings)
     if not letters:
         return result
 

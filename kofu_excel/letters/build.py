@@ -104,6 +104,33 @@ class Letter:
         return f"{self.muni_code}_{name}_{KIND_WORDS[self.kind]}"
 
 
+def sender_of(letters: Mapping[str, Any], pref_name: str) -> str:
+    """The sender: ``[letters] sender`` when the user set it, else the governor of the
+    municipality's prefecture by its own title (東京都知事, 北海道知事, 大阪府知事, 鳥取県知事).
+    A sender still holding the old placeholder 「○○」 counts as not set."""
+    own = str(letters.get("sender", "") or "").strip()
+    if own and PLACEHOLDER_MARK not in own:
+        return own
+    return f"{pref_name}知事" if pref_name else own
+
+
+# What the built-in [letters] settings hold until a prefecture writes its own.
+PLACEHOLDER_MARK = "○○"
+_PLACEHOLDERS = (PLACEHOLDER_MARK, "000-000-0000", "xxxx@", ".example.")
+
+
+def placeholder_keys(letters: Mapping[str, Any]) -> list[str]:
+    """The [letters] keys still holding a placeholder (○○, 000-000-0000, an example address).
+    An empty sender is not one: it means the prefecture's governor (:func:`sender_of`)."""
+    out = []
+    for key, value in letters.items():
+        if not isinstance(value, str):
+            continue
+        if any(p in value for p in _PLACEHOLDERS):
+            out.append(key)
+    return out
+
+
 def _head_char(name: str, kind: str) -> str:
     """市 / 町 / 村 / 区 of a municipality, from the master's 種別 or else its name."""
     head = {"指定都市": "市", "市": "市", "特別区": "区", "町": "町", "村": "村"}.get(kind, "")
@@ -157,7 +184,7 @@ def _letter(kind: str, code: str, rows: Sequence[SummaryRow | MissingRow], maste
         kind=kind, muni_code=code, pref_name=pref, muni_name=name,
         addressee=_addressee(name, head), honorific=f"貴{head or '団体'}",
         doc_number=numbering.next(), date=wareki_date(when), date_iso=when.isoformat(),
-        sender=str(letters.get("sender", "")), department=str(letters.get("sender_department", "")),
+        sender=sender_of(letters, pref), department=str(letters.get("sender_department", "")),
         contact_person=str(letters.get("contact_person", "")),
         contact_phone=str(letters.get("contact_phone", "")),
         contact_email=str(letters.get("contact_email", "")),

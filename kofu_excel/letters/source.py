@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from ..contract import (
     MISSING_COLUMNS,
     MISSING_SHEET,
     SEVERITY_FROM_LABEL,
+    SUMMARY_META_SHEET,
 )
 from ..findings import KofuError
 from ..refdata import openpyxl_defused
@@ -68,6 +70,9 @@ class MissingRow:
 class Summary:
     findings: tuple[SummaryRow, ...]
     missing: tuple[MissingRow, ...]
+    # データの基準日 (the latest 提出日 of the accepted workbooks), from the hidden _summary sheet;
+    # None for a summary that does not say.
+    data_date: date | None = None
 
 
 def _code(v: Any) -> str:
@@ -116,13 +121,31 @@ def read_summary(path: str | Path) -> Summary:
             MissingRow(_code(r[0]), cell_text(r[1]), cell_text(r[2]), cell_text(r[3]), cell_text(r[4]))
             for r in _rows(wb[MISSING_SHEET], MISSING_HEADER, not_ours)
         ]
+        data_date = _data_date(wb[SUMMARY_META_SHEET]) if SUMMARY_META_SHEET in wb.sheetnames else None
     except KofuError:
         raise
     except Exception as exc:  # read-only mode parses each sheet only now: damage shows here
         raise not_ours(f"シートを読み込めません: {type(exc).__name__}") from None
     finally:
         wb.close()
-    return Summary(tuple(f for f in findings if f.code), tuple(m for m in missing if m.muni_code))
+    return Summary(tuple(f for f in findings if f.code), tuple(m for m in missing if m.muni_code),
+                   data_date)
+
+
+def _data_date(ws: Any) -> date | None:
+    """The summary's data date: ``generated`` of its _summary sheet (the latest 提出日)."""
+    for row in ws.iter_rows(min_row=1, max_row=20, max_col=2, values_only=True):
+        if len(row) >= 2 and cell_text(row[0]) == "generated":
+            v = row[1]
+            if isinstance(v, datetime):
+                return v.date()
+            if isinstance(v, date):
+                return v
+            try:
+                return date.fromisoformat(cell_text(v)[:10])
+            except ValueError:
+                return None
+    return None
 
 
 def _rows(ws: Any, header: Sequence[str], not_ours: Callable[[str], KofuError]) -> list[list[Any]]:

@@ -49,6 +49,7 @@ E_MASTER = "E501"  # a master file that cannot be used
 E_UNKNOWN = "E504"  # a prefecture / municipality that the master does not hold
 
 KINDS = ("指定都市", "市", "特別区", "町", "村")
+DESIGNATED_CITY = KINDS[0]
 
 # Limits on a user's master file: the real one has ~1,800 rows.
 MAX_MASTER_BYTES = 50 * 1024 * 1024
@@ -66,6 +67,11 @@ class Municipality:
     kind: str  # one of KINDS: 指定都市 / 市 / 特別区 / 町 / 村
     population: int | None = None
     population_date: date | None = None
+
+    @property
+    def designated(self) -> bool:
+        """A designated city (指定都市): the notice reaches it from the state directly."""
+        return self.kind == DESIGNATED_CITY
 
 
 class Master:

@@ -93,6 +93,9 @@ class ReviewConfig:
     backlog_months: float  # [f1] backlog above this many months of issuance → urgent
     plan_ratio: float  # [f1] cumulative issued below this share of plan → advise
     letters: dict[str, Any] = field(default_factory=dict)  # [letters] sender, contact, doc_number …
+    # [scope] designated_cities: the prefecture collects its 指定都市' returns (false: the state
+    # does, so they are outside the prefecture's scope: never 未提出, never reminded).
+    designated_cities: bool = True
     # [limits] overrides of intake.Limits (sizes, ratios, depths) — only what the user set.
     limits: dict[str, float] = field(default_factory=dict)
 
@@ -102,6 +105,8 @@ class ReviewConfig:
 
         return Limits(**self.limits)
 
+
+_TYPE_WORDS = {"bool": "true または false", "str": "文字列", "int": "整数", "float": "数"}
 
 # field → (section, lowest allowed, highest allowed, lowest is exclusive)
 _CONFIG_NUMBERS: dict[str, tuple[str, float, float, bool]] = {
@@ -144,7 +149,9 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
             if key not in base[section]:
                 raise KofuError(E_CONFIG, f"{what}: [{section}] の「{key}」は不明な項目です")
             default = base[section][key]
-            if isinstance(default, str):
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, str):
                 ok = isinstance(value, str)
             elif section == "letters":  # seq_start: a whole number
                 ok = is_int(value)
@@ -154,7 +161,7 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
                 raise KofuError(
                     E_CONFIG,
                     f"{what}: [{section}] {key} の値 {value!r} の型が違います"
-                    f"（{type(default).__name__} で指定してください）",
+                    f"（{_TYPE_WORDS.get(type(default).__name__, type(default).__name__)} で指定してください）",
                 )
             merged[section][key] = value
     return replace(_config_from(merged, what), limits=limits)
@@ -209,5 +216,9 @@ def _config_from(d: Mapping[str, Any], what: str) -> ReviewConfig:
         try:
             date.fromisoformat(str(letters["date"]))
         except ValueError:
-            raise bad("[letters] date は YYYY-MM-DD で指定してください（空なら作成日）") from None
-    return ReviewConfig(method_deadline=deadline, letters=letters, **values)
+            raise bad("[letters] date は YYYY-MM-DD で指定してください（空なら作成した日）") from None
+    designated = d.get("scope", {}).get("designated_cities", True)
+    if not isinstance(designated, bool):
+        raise bad(f"[scope] designated_cities は true または false で指定してください（{designated!r}）")
+    return ReviewConfig(method_deadline=deadline, letters=letters, designated_cities=designated,
+                        **values)

@@ -17,7 +17,7 @@ from typing import Any
 from .. import forms
 from ..contract import KIND_LABELS, SEVERITY_LABELS, STATUS_LABELS, STATUSES
 from ..findings import CODES, KofuError
-from ..letters import render_letters
+from ..letters import placeholder_warning, render_letters
 from ..merge import E_NOTHING, MergeResult, merge
 from ..model import BatchOptions
 from ..pipeline import Stored, ValidationRun, validate_paths
@@ -116,7 +116,8 @@ def merge_job(files: Sequence[Stored], out: Path, settings: Settings, pref: str 
             if _zip_folder(out / folder, out / name):
                 downloads[name] = name
     counts = {s: result.count(s) for s in STATUSES}
-    notice = "" if result.output is not None else (
+    # W601 (letters signed with placeholders) as the CLI prints it on stderr.
+    notice = placeholder_warning(cfg) if result.output is not None else (
         f"{E_NOTHING}: 取り込めるブックがありませんでした。とりまとめ表は作成していません")
     return Job(result.to_json(), downloads, result.exit_code, counts, len(result.missing),
                merge_view(result, settings), notice)

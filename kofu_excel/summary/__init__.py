@@ -3,7 +3,7 @@
 Sheets, in order (names and the headers of 指摘事項, 未提出 and データ are a contract, in
 :mod:`kofu_excel.contract`: kofu-advise and the national merge read them back):
 
-- 概要 (:mod:`.overview`, charts in :mod:`.charts`): scope, 作成日, submissions, intake counts,
+- 概要 (:mod:`.overview`, charts in :mod:`.charts`): scope, データの基準日 (the latest 提出日), submissions, intake counts,
   totals, two native charts;
 - 市町村別一覧 and one sheet per table (:mod:`.tables`);
 - 指摘事項, 未提出, 取込記録 (:mod:`.records`), データ (:mod:`.data`: tidy, every accepted value),
@@ -31,6 +31,8 @@ from .model import (
     Summary,
     actual_series,
     issuance_rate,
+    peaks,
+    period_totals,
     planned_cumulative,
     population,
     sums,
@@ -60,6 +62,8 @@ __all__ = [
     "Summary",
     "actual_series",
     "issuance_rate",
+    "peaks",
+    "period_totals",
     "planned_cumulative",
     "population",
     "summary_bytes",

@@ -70,6 +70,10 @@ def data_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
     ws.string_uses = asked + cells
     body.row = r
     finish(t, widths={0: 12, 1: 10, 2: 12, 3: 32, 4: 12, 5: 16})
+    # Rows for machines (the national merge, pivot tables), not for paper: printing the workbook
+    # gives its header only, not hundreds of pages of values (the print area bounds Excel's and
+    # LibreOffice's "print all sheets" alike).
+    ws.print_area(0, 0, 0, len(DATA_COLUMNS) - 1)
 
 
 NUL = "\0"  # where the row number goes in a row's pieces (never in sheet XML otherwise)

@@ -69,6 +69,8 @@ class Summary:
     intake: list[IntakeRow] = field(default_factory=list)
     created: date = field(default_factory=lambda: date.fromisoformat(forms.FORM_DATE))
     latest_month: str = periods.FIRST_MONTH
+    # The prefecture does not collect its designated cities' returns: they are not in ``scope``.
+    without_designated: bool = False
     _totals: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     # -- derived -------------------------------------------------------------------------------
@@ -111,19 +113,30 @@ class Summary:
         counts = dict.fromkeys(STATUSES, 0)
         for it in self.intake:
             counts[it.status] = counts.get(it.status, 0) + 1
-        out: dict[str, Any] = {"status": counts, "submitted": {}}
+        out: dict[str, Any] = {"status": counts, "submitted": {}, "peak": {}}
         n = len(self.scope)
         for kind in KINDS:
             got = self.values.get(kind, {})
             out["submitted"][kind] = {"submitted": sum(1 for m in self.scope if m.code in got),
                                       "municipalities": n}
             out[kind] = sums(kind, got.values())
+            out["peak"][kind] = {k: p for k, (p, _v) in peaks(kind, got.values()).items()}
         return out
+
+    def period_totals(self, kind: str) -> dict[str, dict[str, int]]:
+        """The stocks by period of the accepted ``kind`` workbooks, Σ over municipalities."""
+        return period_totals(kind, self.values.get(kind, {}).values())
 
 
 def sums(kind: str, books: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """Σ of the numeric values per ``table.field`` (e.g. ``forecast.planned_issued``,
-    ``costs.fy2019``): every numeric field of the form is present, 0 when nothing was given."""
+    ``costs.fy2019``): every numeric field of the form is present, 0 when nothing was given.
+
+    Flows (and single values such as 人口) are summed over municipalities and rows. A stock of
+    a table by period (窓口数, 統合端末台数, 職員数: ``Field.stock``) is never summed over time:
+    its value is the total over municipalities in the period where that total peaks
+    (:func:`peaks` names the period)."""
+    books = list(books)
     groups = _sum_keys(kind)
     out = dict.fromkeys(groups, 0)
     for v in books:
@@ -135,17 +148,63 @@ def sums(kind: str, books: Iterable[Mapping[str, Any]]) -> dict[str, int]:
                 if type(x) is int or (type(x) is float and math.isfinite(x)):
                     total += x
             out[key] += total
+    for key, (_period, value) in peaks(kind, books).items():
+        out[key] = value
+    return out
+
+
+def period_totals(kind: str, books: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """``table.field`` of each stock of a table by period → period → Σ over municipalities."""
+    books = list(books)
+    out: dict[str, dict[str, int]] = {}
+    for key, by_period in _stock_keys(kind).items():
+        per = out[key] = dict.fromkeys(by_period, 0)
+        for period, cid in by_period.items():
+            for v in books:
+                x = v.get(cid)
+                if is_number(x):
+                    per[period] += x
+    return out
+
+
+def peaks(kind: str, books: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, int]]:
+    """``table.field`` of each stock of a table by period → (the period where its total over
+    municipalities is highest, that total); the first such period on a tie, the first period
+    when nothing was given."""
+    out: dict[str, tuple[str, int]] = {}
+    for key, per in period_totals(kind, books).items():
+        best = max(per.values(), default=0)
+        out[key] = (next((p for p, x in per.items() if x == best), ""), best)
     return out
 
 
 @cache
 def _sum_keys(kind: str) -> dict[str, tuple[str, ...]]:
-    """table.field → the catalog ids it sums."""
+    """table.field → the catalog ids it sums (every numeric field but the stocks by period)."""
+    stocks = _stock_keys(kind)
     out: dict[str, list[str]] = {}
     for e in forms.catalog(kind):
         if e.spec.numeric:
-            out.setdefault(f"{e.table}.{e.spec.id}", []).append(e.id)
+            key = f"{e.table}.{e.spec.id}"
+            ids = out.setdefault(key, [])
+            if key not in stocks:
+                ids.append(e.id)
     return {k: tuple(v) for k, v in out.items()}
+
+
+@cache
+def _stock_keys(kind: str) -> dict[str, dict[str, str]]:
+    """table.field of each stock in a table by period → period → catalog id (form order)."""
+    form = forms.FORMS[kind]
+    out: dict[str, dict[str, str]] = {}
+    for e in forms.catalog(kind):
+        if e.spec.numeric and e.spec.stock and form.table(e.table).over_time and e.row:
+            out.setdefault(f"{e.table}.{e.spec.id}", {})[e.row] = e.id
+    return out
+
+
+def is_stock_over_time(kind: str, key: str) -> bool:
+    return key in _stock_keys(kind)
 
 
 @cache

@@ -1,5 +1,9 @@
-"""概要: scope, 作成日, submissions, intake counts and the totals of the accepted values, with
-the two charts of :mod:`.charts` to the right of the blocks."""
+"""概要: scope, データの基準日, submissions, intake counts, the totals of the accepted values and
+the stocks by quarter, with the two charts of :mod:`.charts` to the right of the blocks.
+
+Each total says how it was taken, from the form's definition (``forms.Field.stock``): flows are
+summed over municipalities and periods; a stock by quarter (窓口数, 端末, 職員) is never summed over
+time — 合計 shows its peak quarter and a table shows every quarter."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__, forms, periods
+from ..cells import display_width
 from ..contract import KIND_LABELS, LEVEL_LABELS, OVERVIEW_SHEET, STATUS_LABELS, STATUSES
 from ..write.xlsx import HEADER_FILL, Styles, print_a4, write_text, write_title, write_value
 from .charts import forecast_chart, rate_chart
@@ -16,6 +21,8 @@ from .sheet import NUM, RATE_FMT
 
 if TYPE_CHECKING:
     import xlsxwriter
+
+LABEL_WIDTH = 54  # column B of the totals: the item and how it was taken
 
 
 def overview_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
@@ -26,8 +33,9 @@ def overview_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
     cell = {"border": 1}
     rows: list[tuple[str, Any]] = [
         ("区分", LEVEL_LABELS.get(sm.level, sm.level)),
-        ("対象", f"{sm.scope_name}（{sm.pref_code}）" if sm.level == "prefecture" else "全国"),
-        ("作成日", sm.created),
+        ("対象", _scope_text(sm)),
+        # Not the day the file was made: the same inputs give the same bytes, whatever the clock.
+        ("データの基準日（最新の提出日）", sm.created),
         ("実績報告の最新月", periods.wareki_month(sm.latest_month) if sm.values.get("monthly") else "－"),
         ("作成ツール", f"kofu-excel {__version__}"),
     ]
@@ -70,23 +78,33 @@ def overview_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
     write_value(ws, r, 1, sum(counts.values()), s, num_format=NUM, bold=True, **cell)
     r += 1
 
-    # Totals of the accepted values (the same sums as --json).
+    # Totals of the accepted values (the same figures as --json), each saying how it was taken.
     r += 1
     write_text(ws, r, 0, "合計（受理分）", s, bold=True, font_size=12)
     r += 1
-    for c, h in enumerate(("区分", "項目", "合計")):
+    for c, h in enumerate(("区分", "項目（集計の仕方）", "値")):
         write_text(ws, r, c, h, s, **label)
     r += 1
+    totals = sm.totals()
+    wrap = {**cell, "text_wrap": True}
     for kind in KINDS:
         labels = _sum_labels(kind)
-        for key, value in sm.totals()[kind].items():
+        for key, value in totals[kind].items():
+            text = labels.get(key, key)
+            peak = totals["peak"].get(kind, {}).get(key)
+            if peak is not None:
+                text = text.format(period=periods.quarter_label(peak) if peak else "－")
             write_text(ws, r, 0, KIND_LABELS[kind], s, **cell)
-            write_text(ws, r, 1, labels.get(key, key), s, **cell)
+            write_text(ws, r, 1, text, s, **wrap)
             write_value(ws, r, 2, value, s, num_format=NUM, **cell)
+            lines = -(-display_width(text) // LABEL_WIDTH)
+            if lines > 1:  # as tall as its wrapped lines: LibreOffice does not grow the row
+                ws.set_row(r, 15 * lines)
             r += 1
-    ws.set_column(0, 0, 22)
-    ws.set_column(1, 1, 44)
-    ws.set_column(2, 4, 14)
+    r = _stocks_by_period(ws, s, sm, r, label, cell)
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 1, LABEL_WIDTH)
+    ws.set_column(2, 5, 13)
 
     # The charts' data go below the blocks; the charts sit to their right, in view.
     r = forecast_chart(wb, ws, s, sm, r + 2)
@@ -95,15 +113,63 @@ def overview_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
     ws.activate()
 
 
+def _scope_text(sm: Summary) -> str:
+    if sm.level != "prefecture":
+        return "全国"
+    cities = [m.name for m in sm.master.select(pref=sm.pref_code) if m.designated] \
+        if sm.without_designated and sm.pref_code else []
+    if cities:  # the reader must see why these are in no count of this summary
+        return f"{sm.scope_name}（{sm.pref_code}。指定都市（{'、'.join(cities)}）を除く）"
+    return f"{sm.scope_name}（{sm.pref_code}）"
+
+
+def _stocks_by_period(ws: Any, s: Styles, sm: Summary, r: int, label: dict[str, Any],
+                      cell: dict[str, Any]) -> int:
+    """Per table by period with stocks (交付体制): Σ over municipalities per quarter, one row per
+    quarter; returns the row after the last block."""
+    for kind in KINDS:
+        per = sm.period_totals(kind)
+        if not per or not sm.values.get(kind):
+            continue
+        form = forms.FORMS[kind]
+        for t in form.tables:
+            keys = [f"{t.id}.{f.id}" for f in t.fields if f"{t.id}.{f.id}" in per]
+            if not keys:
+                continue
+            r += 1
+            write_text(ws, r, 0, f"{t.sheet}（{t.row_header}別・全団体の計）", s, bold=True, font_size=12)
+            r += 1
+            heads = [t.row_header, *(t.field(k.split(".", 1)[1]).label for k in keys)]
+            for c, h in enumerate(heads):
+                write_text(ws, r, c, h, s, **label, text_wrap=True)
+            ws.set_row(r, 30)  # two lines for 職員数（臨時・非常勤） in a number column
+            r += 1
+            for row in t.rows:
+                write_text(ws, r, 0, row.label, s, **cell)
+                for c, k in enumerate(keys, start=1):
+                    write_value(ws, r, c, per[k].get(row.key, 0), s, num_format=NUM, **cell)
+                r += 1
+    return r
+
+
+def _how(t: forms.Table, f: forms.Field) -> str:
+    """How a field's total is taken, from the form's definition (the text in the brackets)."""
+    if t.single:
+        return "全団体の計"
+    if t.over_time and f.stock:
+        # never summed over time: the overview fills in the quarter
+        return f"最も多い{t.row_header}の全団体の計：{{period}}"
+    unit = "月" if t.row_header == "年月" else t.row_header.replace("の", "")
+    return f"全団体・全{unit}の計"
+
+
 @cache
 def _sum_labels(kind: str) -> dict[str, str]:
-    """table.field → 'table title：field label' for the totals block."""
+    """table.field → 'table title：field label（how it is totalled）' for the totals block."""
     out: dict[str, str] = {}
     form = forms.FORMS[kind]
     for t in form.tables:
         for f in t.fields:
             if f.numeric:
-                key = f"{t.id}.{f.id}"
-                suffix = "" if t.single else "（各行の計）"
-                out[key] = f"{t.sheet}：{f.label}{suffix}"
+                out[f"{t.id}.{f.id}"] = f"{t.sheet}：{f.label}（{_how(t, f)}）"
     return out

@@ -36,7 +36,7 @@ _KIND_RANK = {"plan": 0, "monthly": 1, "summary": 2, "": 3}
 
 
 def findings_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
-    t = table_sheet(wb, s, FINDINGS_SHEET, FINDINGS_COLUMNS, freeze_cols=1)
+    t = table_sheet(wb, s, FINDINGS_SHEET, FINDINGS_COLUMNS, freeze_cols=1, wrap=(7, 14))
     order = sorted(range(len(sm.findings)),
                    key=lambda i: (sm.findings[i].finding.muni_code or "~",
                                   _KIND_RANK.get(sm.findings[i].kind, 3), i))
@@ -70,7 +70,7 @@ def missing_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
 
 
 def intake_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
-    t = table_sheet(wb, s, INTAKE_SHEET, INTAKE_COLUMNS, freeze_cols=1)
+    t = table_sheet(wb, s, INTAKE_SHEET, INTAKE_COLUMNS, freeze_cols=1, wrap=(0, 5))
     for it in sm.intake:
         t.body.add([it.path, it.member or None, KIND_LABELS.get(it.kind, it.kind) or None,
                     it.muni_code or None, STATUS_LABELS.get(it.status, it.status), it.reason or None,

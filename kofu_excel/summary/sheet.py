@@ -44,11 +44,14 @@ class Body:
     """Renders body rows of one sheet: typed cells, shared strings, column number formats."""
 
     def __init__(self, ws: BulkSheet, s: Styles, first_row: int, ncols: int,
-                 formats: Mapping[int, str] | None = None) -> None:
+                 formats: Mapping[int, str] | None = None, wrap: Sequence[int] = ()) -> None:
         self.ws, self.first, self.row = ws, first_row, first_row
         self.string_index = ws.string_indexer()
         self.letters = [col_name(c) for c in range(ncols)]
         self.text_xf = xf_index(s())
+        # Long text (messages, reasons) wraps in its column: on paper it stays inside the page.
+        wrap_xf = xf_index(s(text_wrap=True, valign="top"))
+        self.col_text_xf = [wrap_xf if c in wrap else self.text_xf for c in range(ncols)]
         self.quote_xf = xf_index(s(quote_prefix=True))
         formats = formats or {}
         self.num_xf = [xf_index(s(num_format=formats.get(c, NUM))) for c in range(ncols)]
@@ -62,7 +65,7 @@ class Body:
         if needs_quote(s):
             xf = self.quote_xf
         elif xf is None:
-            xf = self.text_xf
+            xf = self.col_text_xf[col]
         idx = self.string_index(s)
         return f'<c r="{self.letters[col]}{rs}" s="{xf}" t="s"><v>{idx}</v></c>'
 
@@ -136,12 +139,13 @@ class TableSheet:
 
 
 def table_sheet(wb: xlsxwriter.Workbook, s: Styles, name: str, header: Sequence[str],
-           formats: Mapping[int, str] | None = None, freeze_cols: int = 2) -> TableSheet:
+           formats: Mapping[int, str] | None = None, freeze_cols: int = 2,
+           wrap: Sequence[int] = ()) -> TableSheet:
     ws: BulkSheet = wb.add_worksheet(name, worksheet_class=BulkSheet)
     for c, h in enumerate(header):
         write_text(ws, 0, c, h, s, bold=True, bg_color=HEADER_FILL, border=1, text_wrap=True,
                    valign="vcenter")
-    return TableSheet(ws, Body(ws, s, 1, len(header), formats), header, freeze_cols)
+    return TableSheet(ws, Body(ws, s, 1, len(header), formats, wrap), header, freeze_cols)
 
 
 def finish(t: TableSheet, last_data_row: int | None = None, widths: Mapping[int, float] | None = None) -> None:

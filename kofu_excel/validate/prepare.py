@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import forms, periods
+from .. import forms
 from ..cells import rowcol
 from ..findings import Finding
-from ..forms import CatalogEntry, Field, Table
+from ..forms import CatalogEntry, Table, expected_text
 from ..model import NA, Book
 from ..normalise import NORMALISERS, Norm, to_choice
 
@@ -89,34 +89,6 @@ def _plain(raw: Any) -> Any:
     if isinstance(raw, float) and raw.is_integer() and abs(raw) < 2**53:
         return int(raw)
     return raw
-
-
-def range_text(f: Field) -> str:
-    lo, hi = f.lower, f.max
-    if f.type in ("month", "date"):
-        parts = [f"{periods.wareki_month(lo)}以降" if isinstance(lo, str) else "",
-                 f"{periods.wareki_month(hi)}以前" if isinstance(hi, str) else ""]
-        return "・".join(p for p in parts if p)
-    unit = "円" if f.type == "yen" else ""
-    if isinstance(lo, int) and isinstance(hi, int):
-        return f"{lo:,}{unit}以上{hi:,}{unit}以下"
-    if isinstance(lo, int):
-        return f"{lo:,}{unit}以上"
-    return f"{hi:,}{unit}以下" if isinstance(hi, int) else ""
-
-
-def expected_text(f: Field) -> str:
-    """What a cell of this field must hold, in Japanese (Finding.expected)."""
-    kind = {
-        "int": "整数", "yen": "円単位の整数", "month": "年月（例：令和2年4月）",
-        "date": "日付（例：令和2年4月1日）", "phone": "電話番号（例：011-231-4111）",
-        "email": "メールアドレス", "code": "6桁の団体コード", "text": "文字",
-    }.get(f.type, "")
-    if f.choices:
-        kind = f"選択肢（{'・'.join(f.choices)}）のいずれか"
-    rng = range_text(f)
-    text = f"{rng}の{kind}" if rng else kind
-    return text + ("（必須）" if f.required else "")
 
 
 # --- the batch being validated ----------------------------------------------------------------

@@ -16,8 +16,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .. import forms, periods
-from ..forms import Field
-from .prepare import BAD, NOT_APPLICABLE, Frame, Run, range_text
+from ..forms import Field, range_text
+from .prepare import BAD, NOT_APPLICABLE, Frame, Run
 
 
 def _bound(f: Field, v: int | str) -> int | pd.Timestamp:

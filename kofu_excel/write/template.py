@@ -7,6 +7,7 @@ they differ only in the values written into the input cells and the marks on fau
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,16 +64,6 @@ NUM_FORMATS = {
     "choice": "@",
 }
 
-TYPE_HINTS = {
-    "int": "整数（0以上）で入力してください。該当がない場合は「－」。",
-    "yen": "円単位の整数で入力してください（千円単位ではありません）。",
-    "month": "年月を入力してください（例：2020/4、令和2年4月）。",
-    "date": "日付を入力してください（例：2020/4/1、令和2年4月1日）。",
-    "phone": "電話番号を入力してください（例：011-231-4111）。",
-    "email": "メールアドレスを入力してください。",
-}
-
-
 @dataclass
 class Marks:
     """Faulty cells of an annotated copy: catalog id → (severity, Japanese comment)."""
@@ -82,7 +73,7 @@ class Marks:
 
 def _field_validation(f: Field) -> dict[str, Any] | None:
     """Excel data validation for an input field, with Japanese input and error messages."""
-    hint = f.help or TYPE_HINTS.get(f.type, "")
+    hint = forms.input_prompt(f)  # the validator's own bounds, in words
     base: dict[str, Any] = {
         "input_title": f.label[:32],
         "input_message": hint[:255],
@@ -96,12 +87,15 @@ def _field_validation(f: Field) -> dict[str, Any] | None:
                 "input_message": (hint or "一覧から選択してください。")[:255]}
     if f.numeric:
         lo = f.lower if isinstance(f.lower, int) else 0
-        hi = f.max if isinstance(f.max, int) else forms.BIG
+        # The validator's bounds exactly: an upper one only where the form sets one.
+        bounds: dict[str, Any] = (
+            {"criteria": "between", "minimum": lo, "maximum": f.max} if isinstance(f.max, int)
+            else {"criteria": ">=", "value": lo})
         # Warning style: "－" (not applicable) must stay typable in a number cell.
-        return {**base, "validate": "decimal" if f.type == "yen" else "integer",
-                "criteria": "between", "minimum": lo, "maximum": hi, "error_type": "warning",
-                "error_message": f"{lo:,}以上{hi:,}以下の整数を入力してください。"
-                                 "該当がない場合は「－」を入力してください。"}
+        return {**base, "validate": "decimal" if f.type == "yen" else "integer", **bounds,
+                "error_type": "warning",
+                "error_message": f"{forms.range_text(f)}の整数を入力してください。"
+                                 + forms.not_applicable_text(f)}
     if f.type in ("month", "date"):
         from datetime import date
 
@@ -209,8 +203,14 @@ class _Writer:
             locked = f.prefill and self.muni is not None and f.id in _PREFILL_LOCKED
             self._input(ws, p.first_row, SINGLE_VALUE_COL, entry, locked)
             ws.write_string(p.first_row, SINGLE_UNIT_COL, f.unit, self.s(border=1))
-            hint = f.help or TYPE_HINTS.get(f.type, "") or ("一覧から選択してください。" if f.choices else "")
-            ws.write_string(p.first_row, SINGLE_HELP_COL, hint, self.s(border=1, font_size=9))
+            hint = forms.input_prompt(f) or ("一覧から選択してください。" if f.choices else "")
+            if hint:
+                # wrapped, its row as tall as its lines (LibreOffice does not grow it by itself)
+                lines = sum(len(break_lines(h, HELP_LINE)) for h in hint.split("\n"))
+                hint = "\n".join(ln for h in hint.split("\n") for ln in break_lines(h, HELP_LINE))
+                ws.set_row(p.first_row, max(15, 12.5 * lines))
+            ws.write_string(p.first_row, SINGLE_HELP_COL, hint,
+                            self.s(border=1, font_size=9, text_wrap=True, valign="top"))
             dv = _field_validation(f)
             if dv and not locked:
                 ws.data_validation(p.first_row, SINGLE_VALUE_COL, p.first_row, SINGLE_VALUE_COL, dv)
@@ -387,11 +387,15 @@ class _Writer:
     # -- workbook-level sheets -------------------------------------------------------------
     def instructions(self) -> None:
         ws = self.wb.add_worksheet(forms.INSTRUCTIONS_SHEET)
-        ws.set_column(0, 0, 110)
+        # Each item broken into lines that fit portrait A4 at 100 %, its row as tall as its lines
+        # (a 110-wide column with wrapping left to the viewer ran past the page edge).
+        ws.set_column(0, 0, INSTRUCTIONS_WIDTH)
         write_text(ws, 0, 0, f"マイナンバーカード{self.form.label} 記入要領", self.s, bold=True, font_size=14)
         write_text(ws, 1, 0, self._muni_line(), self.s, bold=True)
-        for i, line in enumerate(_instructions(self.form), start=3):
-            write_text(ws, i, 0, line, self.s, text_wrap=True, valign="top")
+        for i, item in enumerate(_instructions(self.form), start=3):
+            lines = break_lines(item)
+            write_text(ws, i, 0, "\n".join(lines), self.s, text_wrap=True, valign="top")
+            ws.set_row(i, LINE_HEIGHT * len(lines))
         write_text(ws, 3 + len(_instructions(self.form)) + 1, 0,
                    f"様式バージョン {self.form.version}（kofu-excel {__version__}）", self.s,
                    font_color="#808080")
@@ -438,11 +442,39 @@ _EXTRAS: dict[str, Callable[[_Writer, Worksheet, Table], None]] = {
 _PREFILL_LOCKED = ("muni_code", "pref_name", "muni_name")
 
 
+INSTRUCTIONS_WIDTH = 84  # character units of column A: wider than any line below, in any font
+INSTRUCTIONS_LINE = 72  # display width of one printed line: 36 full-width characters ≈ 140 mm
+HELP_LINE = 78  # display width of a line of the 9-point help column (70 wide at 11 points)
+LINE_HEIGHT = 16.5  # points per line of 11-point text, with room for Japanese glyphs
+_NO_LINE_START = "、。，．）」』】〕）］｝・ー：；？！"  # kinsoku: these never begin a line
+_ASCII_RUN = re.compile(r"[!-~]+|.", re.S)
+
+
+def break_lines(text: str, width: int = INSTRUCTIONS_LINE) -> list[str]:
+    """``text`` broken into lines of at most ``width`` display units (wide characters count two),
+    never inside a run of ASCII (2020/4, R2.4) nor before closing punctuation. The breaks are
+    written into the cell, so the page does not depend on how a viewer measures a font:
+    LibreOffice neither grows a row for wrapped text nor shrinks this sheet to the page."""
+    lines: list[str] = []
+    cur, w = "", 0
+    for token in _ASCII_RUN.findall(text):
+        tw = display_width(token)
+        if cur and w + tw > width and token[0] not in _NO_LINE_START:
+            lines.append(cur.rstrip())
+            cur, w = token.lstrip(), display_width(token.lstrip())
+        else:
+            cur, w = cur + token, w + tw
+    if cur:
+        lines.append(cur.rstrip())
+    return lines or [""]
+
+
 def _instructions(form: Form) -> list[str]:
     common = [
         "1. 黄色のセルに入力してください。灰色のセルは自動計算または記入済みのため入力できません。",
         "2. 数値は半角・全角どちらでも構いません（例：1,234）。人・枚・円などの単位は不要です。",
-        "3. 該当がない項目は「－」を入力してください。空欄は「未回答」として扱います。0 と「－」は区別します。",
+        "3. 必須でない項目で該当がないときは「－」を入力してください（必須の数値は0。1以上の項目もあります）。"
+        "空欄は「未回答」として扱います。0 と「－」は区別します。各欄の入力範囲は、欄を選ぶと表示されます。",
         "4. 年月・日付は 2020/4、令和2年4月、R2.4 などの形式で入力できます。",
         "5. 行の挿入・削除、シート名の変更はしないでください（様式の確認ができなくなります）。",
         "6. 入力後、ファイル名を変えずに電子メールで都道府県の担当課あて提出してください。",
