@@ -11,7 +11,9 @@ test instead of killing the test runner.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -130,6 +132,13 @@ def layout_edited(plan: bytes) -> bytes:
     return with_openpyxl(plan, edit)
 
 
+def number_cell(plan: bytes, text: bytes, field: str = "forecast.planned_issued.2020-04") -> bytes:
+    """A cell of ``field`` holding the number ``text`` as written (``NaN``, ``1e999`` …)."""
+    e = {e.id: e for e in forms.catalog("plan")}[field]
+    cell = b'<c r="%s"><v>%s</v></c>' % (e.cell.encode(), text)
+    return rewrite_zip(plan, {sheet_part(plan, e.sheet): lambda x: in_sheet_cell(x, e.cell, cell)})
+
+
 @dataclass(frozen=True)
 class Threat:
     """One hostile file of the inbox and the rows kofu-merge must list for it:
@@ -138,6 +147,7 @@ class Threat:
     file: str
     build: Callable[[bytes], bytes]
     rows: tuple[tuple[str, str, str, str], ...]
+    validated: str = "unreadable"  # kofu-validate's status of a rejected item ("invalid": a cell)
 
 
 def rejected(code: str, fragment: str, member: str = "") -> tuple[tuple[str, str, str, str], ...]:
@@ -190,6 +200,16 @@ THREATS: dict[str, Threat] = {
         rejected("E117", "本ツールの様式でも")),
     "template_with_meta_removed": Threat("meta削除.xlsx", meta_removed, rejected("E103", "_meta")),
     "template_layout_edited": Threat("行挿入.xlsx", layout_edited, rejected("E105", "挿入")),
+    # Numbers no person types, written by a tool: an E2xx on their cell, the outputs still valid.
+    "nan_in_a_number_cell": Threat("NaN.xlsx", lambda p: number_cell(p, b"NaN"), rejected("E202", "NaN"), "invalid"),
+    "infinity_in_a_number_cell": Threat("無限大.xlsx", lambda p: number_cell(p, b"1e999"),
+                                        rejected("E202", "無限大"), "invalid"),
+    "minus_infinity_in_a_number_cell": Threat("負の無限大.xlsx", lambda p: number_cell(p, b"-1e999"),
+                                              rejected("E202", "無限大"), "invalid"),
+    "nan_in_a_text_cell": Threat("NaN_文字.xlsx", lambda p: number_cell(p, b"NaN", "basic.department"),
+                                 rejected("E202", "NaN"), "invalid"),
+    "largest_float_1_79e308": Threat("巨大な数.xlsx", lambda p: number_cell(p, b"1.79e308"),
+                                     rejected("E203", "大きすぎ"), "invalid"),
 }
 
 
@@ -264,10 +284,43 @@ def test_hostile_input_reported_with_its_own_code_by_validate(hostile, threat):
     t = THREATS[threat]
     want = [(m, c) for m, s, c, _ in t.rows if s == "rejected"]
     got = files_of(hostile["validate"], t.file)
-    assert [(f["member"], f["status"]) for f in got] == [(m, "unreadable") for m, _ in want]
+    assert [(f["member"], f["status"]) for f in got] == [(m, t.validated) for m, _ in want]
     for f, (_, code) in zip(got, want, strict=True):
         assert [e["code"] for e in f["errors"]] == [code]
         assert JAPANESE.search(f["errors"][0]["message"])
+
+
+def strict_json(text: str) -> Any:
+    def refuse(constant: str) -> Any:
+        raise AssertionError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def numbers_in(xlsx: Path) -> list[float]:
+    """Every number stored in a workbook's sheets (cell values, as <v> holds them)."""
+    out = []
+    with zipfile.ZipFile(xlsx) as zf:
+        for name in zf.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                for v in re.findall(rb"<v>([^<]*)</v>", zf.read(name)):
+                    with contextlib.suppress(ValueError):  # an inline string's text
+                        out.append(float(v))
+    return out
+
+
+def test_nan_and_infinite_cells_leave_every_output_valid(hostile):
+    """The batch is reported (exit 1, not 2), --json is strict JSON, and the report, the
+    annotated copies and the summary hold only finite numbers."""
+    assert hostile["merged"].exit_code == 1 and hostile["validated"].exit_code == 1
+    strict_json(hostile["merged"].stdout)
+    strict_json(hostile["validated"].stdout)
+    copies = {p.name for p in hostile["annotated"].iterdir()}
+    for t in ("nan_in_a_number_cell", "infinity_in_a_number_cell", "nan_in_a_text_cell"):
+        assert Path(THREATS[t].file).stem + "_確認結果.xlsx" in copies
+    for book in (hostile["report"], hostile["out"], *hostile["annotated"].iterdir()):
+        numbers = numbers_in(book)
+        assert numbers and all(math.isfinite(x) for x in numbers), book
 
 
 def test_batch_goes_on_every_good_workbook_accepted(hostile):

@@ -167,7 +167,7 @@ def json_option(f: F) -> F:
 def echo_json(doc: Any) -> None:
     """The document as JSON: characters as such on a UTF-8 stdout, else \\u escapes (still
     valid JSON, nothing lost on a cp932 or ASCII console)."""
-    click.echo(json.dumps(doc, ensure_ascii=not console.is_utf8(), indent=2))
+    click.echo(json.dumps(doc, ensure_ascii=not console.is_utf8(), indent=2, allow_nan=False))
 
 
 def show_progress(as_json: bool) -> bool:
