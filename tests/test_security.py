@@ -710,3 +710,46 @@ def test_limits_in_config_can_never_be_switched_off(tmp_path: Path, text: str) -
     with pytest.raises(KofuError) as err:
         load_config(cfg)
     assert err.value.code == "E503"
+
+
+# --- a folder bomb: nesting deeper than anyone files ---------------------------------------------
+
+
+def test_1500_nested_folders_reject_only_what_lies_beyond_the_depth_limit(sample, tmp_path):
+    """1,500 folders inside each other: the workbook at the top and the one at the deepest
+    level walked are read; the folder below that is one rejected item (E118) with a Japanese
+    reason; no RecursionError, no E999."""
+    from kofu_excel.intake.walk import MAX_DEPTH
+
+    inbox = tmp_path / "受信"
+    levels = [inbox]
+    for _ in range(1500):
+        levels.append(levels[-1] / "d")
+    try:
+        for d in levels:  # os.makedirs recurses: it would fail at this depth
+            d.mkdir()
+        shutil.copy(sample.files[0], inbox)
+        shutil.copy(sample.files[1], levels[MAX_DEPTH])  # the deepest folder walked
+        shutil.copy(sample.files[2], levels[MAX_DEPTH + 1])  # inside the folder beyond it
+        merged = CliRunner().invoke(main, ["merge", str(inbox), "-o", str(tmp_path / "t.xlsx"),
+                                           "--pref", PREF, "--json"])
+        validated = CliRunner().invoke(main, ["validate", str(inbox), "--json"])
+        for res in (merged, validated):
+            no_traceback(res)
+            assert res.exit_code == 1, res.output
+        rows = [(r["status"], r["code"], Path(r["path"]).name) for r in json.loads(merged.stdout)["inputs"]]
+        assert rows == [("accepted", "", sample.files[0].name), ("accepted", "", sample.files[1].name),
+                        ("rejected", "E118", "d")]
+        deep = json.loads(merged.stdout)["inputs"][2]
+        assert JAPANESE.search(deep["reason"]) and str(MAX_DEPTH) in deep["reason"]
+        assert Path(deep["path"]) == levels[MAX_DEPTH + 1]
+        files = [(f["status"], Path(f["path"]).name) for f in json.loads(validated.stdout)["files"]]
+        assert files == [("valid", sample.files[0].name), ("valid", sample.files[1].name),
+                         ("unreadable", "d")]
+    finally:
+        for d in reversed(levels):  # shutil.rmtree recurses: it would fail at this depth
+            if d.exists():
+                for p in d.iterdir():
+                    if p.is_file():
+                        p.unlink()
+                d.rmdir()
