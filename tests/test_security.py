@@ -124,6 +124,16 @@ def meta_removed(plan: bytes) -> bytes:
     return with_openpyxl(plan, edit)
 
 
+def meta_of(plan: bytes, code: str) -> bytes:
+    """The form's hidden _meta naming another municipality (edited, or a neighbour's form)."""
+    def edit(wb: openpyxl.Workbook) -> None:
+        ws = wb["_meta"]
+        [row] = [r for r in ws.iter_rows() if r[0].value == "muni_code"]
+        row[1].value = code
+
+    return with_openpyxl(plan, edit)
+
+
 def layout_edited(plan: bytes) -> bytes:
     def edit(wb: openpyxl.Workbook) -> None:  # two rows inserted inside the table, as Excel does
         wb["交付枚数想定"].insert_rows(10, 2)
@@ -244,6 +254,9 @@ def hostile(sample, master, schedule, tmp_path_factory) -> dict[str, Any]:
     values = {**sample_values("plan", muni, schedule, 2019), "basic.email": "メールなし"}
     invalid = workbook_bytes("plan", muni, values=values, schedule=schedule)
     (inbox / "マクロ付き_不備.xlsm").write_bytes(macro_link_dde(invalid))
+    # A _meta naming another municipality of the prefecture than the 団体コード cell does.
+    meta_code = sample.files[N_GOOD + 6].name[:6]
+    (inbox / "meta別団体.xlsx").write_bytes(meta_of(plan, meta_code))
 
     out = root / "とりまとめ.xlsx"
     merged = CliRunner().invoke(main, ["merge", str(inbox), "-o", str(out), "--pref", PREF, "--json"])
@@ -253,7 +266,8 @@ def hostile(sample, master, schedule, tmp_path_factory) -> dict[str, Any]:
     return {"inbox": inbox, "out": out, "merged": merged, "validated": validated,
             "merge": json.loads(merged.stdout), "validate": json.loads(validated.stdout),
             "good": [p.name for p in good], "lying": lying, "macro": macro,
-            "report": report, "annotated": annotated}
+            "report": report, "annotated": annotated, "meta_code": meta_code,
+            "cell_code": sample.files[N_GOOD].name[:6]}
 
 
 def rows_of(doc: dict[str, Any], file: str) -> list[dict[str, Any]]:
@@ -323,6 +337,20 @@ def test_nan_and_infinite_cells_leave_every_output_valid(hostile):
         assert numbers and all(math.isfinite(x) for x in numbers), book
 
 
+def test_meta_naming_another_municipality_is_w407_and_the_cell_decides_everywhere(hostile):
+    """One source of truth for whose book it is — the 団体コード cell — in kofu-merge, in
+    kofu-validate --json and in the messages; the mismatch is W407."""
+    cell, meta = hostile["cell_code"], hostile["meta_code"]
+    assert cell != meta
+    [row] = rows_of(hostile["merge"], "meta別団体.xlsx")
+    assert (row["status"], row["muni_code"]) == ("accepted", cell)
+    [f] = files_of(hostile["validate"], "meta別団体.xlsx")
+    assert (f["status"], f["muni_code"]) == ("valid", cell)
+    [w] = [w for w in f["errors"] if w["code"] == "W407"]
+    assert w["severity"] == "warning" and w["field"] == "basic.muni_code"
+    assert meta in w["message"] and cell in w["message"]
+
+
 def test_batch_goes_on_every_good_workbook_accepted(hostile):
     merged = hostile["merge"]
     for name in hostile["good"]:
@@ -336,7 +364,8 @@ def test_batch_goes_on_every_good_workbook_accepted(hostile):
     assert {r["status"] for r in merged["inputs"]} == {"accepted", "rejected", "opened"}
     assert hostile["out"].exists()
     accepted = {r["muni_code"] for r in merged["inputs"] if r["status"] == "accepted"}
-    assert len(accepted) == N_GOOD + 2  # the good ones, the lying <dimension>, the valid .xlsm
+    # the good ones, the lying <dimension>, the valid .xlsm, the one whose _meta names another
+    assert len(accepted) == N_GOOD + 3
 
 
 def test_zip_bomb_refused_before_parsing_fast_and_with_bounded_memory(tmp_path):
