@@ -43,7 +43,7 @@ RESERVED = frozenset(
 
 def utf16_len(text: str) -> int:
     """Length as Windows counts it: characters outside the BMP (𠮷) take two units."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def os_len(text: str) -> int:

@@ -180,17 +180,19 @@ def write_annotated(books: Iterable[Book], out_dir: str | Path, master: Master |
         if book.status != "invalid" or book.kind not in forms.FORMS:
             continue
         name = annotated_name(book, limit)
-        stem = name[: -len(SUFFIX)]
-        n = 1
-        while name.casefold() in used or (out / name).resolve() in taken:
-            n += 1
-            name = f"{stem}_{n}{SUFFIX}"
-        used.add(name.casefold())
-        try:
-            path = fit_path(out, name)
-            why = writable_name(path.name, limit)
-        except KofuError as exc:
-            why = exc.message
+        why = writable_name(name, limit)
+        if not why:
+            stem = name[: -len(SUFFIX)]
+            n = 1
+            while name.casefold() in used or (out / name).resolve() in taken:
+                n += 1
+                name = f"{stem}_{n}{SUFFIX}"
+            used.add(name.casefold())
+            try:
+                path = fit_path(out, name)
+                why = writable_name(path.name, limit)
+            except KofuError as exc:
+                why = exc.message
         if why:
             book.findings.append(_name_finding(book, why))
             continue
