@@ -130,6 +130,43 @@ def test_two_writers_of_one_output_never_share_a_temp_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.xlsx"]
 
 
+def test_writers_in_many_threads_of_one_output_never_fail(tmp_path):
+    """write_atomic of one output from eight threads at once (kofu serve runs jobs in threads):
+    every write succeeds, the output is one of them whole, no temp file is left."""
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for _ in range(20):
+                atomic.write_atomic(tmp_path / "x.xlsx", b"%d" % n * 1000)
+        except BaseException as exc:  # collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [p.name for p in tmp_path.iterdir()] == ["x.xlsx"]
+    data = (tmp_path / "x.xlsx").read_bytes()
+    assert len(data) == 1000 and len(set(data)) == 1
+
+
+def test_two_template_runs_into_one_folder_both_succeed(tmp_path):
+    """Two kofu-template runs writing the same 19 workbooks at once: both exit 0, the folder
+    holds the 19 workbooks whole and no temp file."""
+    out = tmp_path / "様式"
+    cmd = [sys.executable, "-c", "from kofu_excel.cli.entry import kofu_template; kofu_template()",
+           "--kind", "plan", "--pref", PREF, "-o", str(out)]
+    runs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    results = [r.communicate(timeout=300) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], results
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 19 and not [n for n in names if n.startswith(TEMP_PREFIX)]
+
+
 # --- Ctrl-C and SIGTERM in the middle of a run -------------------------------------------------
 
 _PAUSE_AFTER_TWO = textwrap.dedent("""

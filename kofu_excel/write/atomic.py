@@ -225,6 +225,9 @@ class Staging:
                     backup = _create_temp(target)
                     try:
                         os.replace(target, backup)  # kept until all are in place
+                    except FileNotFoundError:  # another run moved it away meanwhile
+                        backup.unlink()
+                        backup = None
                     except BaseException:
                         with contextlib.suppress(OSError):
                             backup.unlink()
