@@ -70,6 +70,7 @@ _ROWS: tuple[Code, ...] = (
     _code("E115", "error", "圧縮ファイルの構造が不正です（重複・重なり）"),
     _code("E116", "error", "電子メールの構造が上限を超えています"),
     _code("E117", "error", "本ツールの様式でも、とりまとめ表でもありません"),
+    _code("E118", "error", "フォルダの階層が深すぎます"),
     _code("E120", "error", "管轄外または名簿にない団体の様式です", letter="not_ours"),
     # --- field ---
     _code("E201", "error", "必須項目が未入力です"),
@@ -107,6 +108,7 @@ _ROWS: tuple[Code, ...] = (
     _code("W404", "warning", "元号の表記を読み替えました"),
     _code("W405", "warning", "マクロ・外部リンク・DDE が含まれています（実行せず、値のみ読み取りました）"),
     _code("W406", "warning", "入力欄に数式があります（保存されていた計算結果を読み取りました）"),
+    _code("W407", "warning", "様式の管理情報（_meta）の団体コードが団体コード欄と一致しません"),
     # --- reference data and usage (raised as KofuError: cannot proceed) ---
     _code("E501", "error", "団体名簿のファイルを読み込めません"),
     _code("E502", "error", "全体スケジュールのファイルを読み込めません"),

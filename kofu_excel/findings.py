@@ -6,6 +6,7 @@ about an input is a :class:`Finding`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
 from typing import Any
@@ -47,6 +48,8 @@ class Finding:
 
 def jsonable(v: Any) -> Any:
     """Dates and other odd cell values as JSON-friendly scalars."""
+    if isinstance(v, float) and not math.isfinite(v):  # JSON has no NaN/Infinity: as text
+        return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     if hasattr(v, "isoformat"):

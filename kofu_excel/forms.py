@@ -333,7 +333,7 @@ def fingerprint(kind: str) -> str:
         [(t.sheet, [(p.name, p.nrows, p.field.type, list(p.field.choices)) for p in placements(t)])
          for t in form.tables],
     ]
-    blob = json.dumps(shape, ensure_ascii=False, separators=(",", ":")).encode()
+    blob = json.dumps(shape, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 

@@ -43,12 +43,58 @@ RESERVED = frozenset(
 
 def utf16_len(text: str) -> int:
     """Length as Windows counts it: characters outside the BMP (𠮷) take two units."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def os_len(text: str) -> int:
+    """Length as this OS counts a name: UTF-16 units on Windows, bytes on POSIX (in the file
+    system encoding, as ``os.fsencode`` gives them; UTF-8 for what it cannot encode)."""
+    if os.name == "nt":
+        return utf16_len(text)
+    try:
+        return len(os.fsencode(text))
+    except UnicodeEncodeError:
+        return len(text.encode("utf-8", "surrogatepass"))
 
 
 def component_len(text: str) -> int:
-    """What a name costs against MAX_COMPONENT: UTF-16 units (Windows) or UTF-8 bytes (Linux)."""
-    return max(utf16_len(text), len(text.encode("utf-8", "surrogatepass")))
+    """What a name costs against MAX_COMPONENT: the most of its UTF-16 units (Windows) and its
+    bytes (UTF-8, and as this OS encodes it), so a name that fits here fits on the other too."""
+    return max(utf16_len(text), len(text.encode("utf-8", "surrogatepass")), os_len(text))
+
+
+def name_max(folder: str | Path | None = None) -> int:
+    """The longest name (in :func:`component_len`) a file in ``folder`` may have: MAX_COMPONENT,
+    or less where the file system says so (POSIX ``NAME_MAX``: 143 bytes on eCryptfs)."""
+    limit = MAX_COMPONENT
+    if folder is None or not hasattr(os, "pathconf"):
+        return limit
+    probe = Path(os.path.abspath(folder))
+    while True:
+        try:
+            fs_max = os.pathconf(probe, "PC_NAME_MAX")
+            break
+        except (OSError, ValueError):
+            if probe.parent == probe:
+                return limit
+            probe = probe.parent  # not there yet (created later): ask the file system above
+    return min(limit, fs_max) if fs_max and fs_max > 0 else limit
+
+
+def writable_name(name: str, limit: int | None = None) -> str:
+    """Why ``name`` cannot be a file's name on this OS ("" when it can): a character the file
+    system encoding cannot store, or a name longer than ``limit`` (default MAX_COMPONENT)."""
+    if os.name == "nt":
+        if re.search(r"[\ud800-\udfff]", name):
+            return "ファイル名に Windows で使えない文字が含まれています"
+    else:
+        try:
+            os.fsencode(name)
+        except UnicodeEncodeError:
+            return "ファイル名にこのコンピュータで使えない文字が含まれています"
+    if component_len(name) > (limit if limit is not None else MAX_COMPONENT):
+        return "ファイル名が長すぎます"
+    return ""
 
 
 def _cut(text: str, units: int, measure=utf16_len) -> str:
@@ -105,7 +151,7 @@ def fit_path(folder: str | Path, name: str) -> Path:
     KofuError E906 when the folder leaves no room for even that.
     """
     folder = Path(folder)
-    original, name = name, safe_name(name)
+    original, name = name, safe_name(name, max_units=name_max(folder))
     room = MAX_PATH - 1 - utf16_len(os.path.join(os.path.abspath(folder), ""))
     if utf16_len(name) <= room:
         return folder / name

@@ -170,3 +170,50 @@ def test_load_batch_rejects_invalid_with_first_error(make_sample, master):
         assert item.status == "rejected" and item.code == injected.code
         assert item.reason.startswith(book.findings[0].message)
         assert item.muni_code == injected.muni_code and item.kind == "plan"
+
+
+# --- long and odd names ---------------------------------------------------------------------------
+
+
+def test_copy_names_of_long_japanese_names_fit_what_this_os_stores(plan_book, master, tmp_path):
+    """83 kanji are 249 bytes (a legal name); 255-character zip members too: each copy's name,
+    with its _N and suffix, fits the file system's limit in bytes (here UTF-8), and is written."""
+    from kofu_excel.names import os_len
+
+    long_file = str(Path(plan_book.file).with_name("計" * 83 + ".xlsx"))
+    books = [dataclasses.replace(edit(plan_book, {"basic.email": "x"}), file=long_file),
+             dataclasses.replace(edit(plan_book, {"basic.email": "x"}), file=long_file),
+             dataclasses.replace(edit(plan_book, {"basic.email": "x"}), file="a.zip",
+                                 member="a.zip > " + "画" * 250 + ".xlsx")]
+    validate_books(books, master)
+    written = write_annotated(books, tmp_path, master)
+    assert len(written) == 3 and len({p.name for p in written}) == 3
+    assert all(os_len(p.name) <= 255 and p.exists() for p in written)
+
+
+def test_copy_names_follow_a_file_system_with_shorter_names(plan_book, master, tmp_path, monkeypatch):
+    """eCryptfs and some shares store 143 bytes: the names are cut to what the folder allows."""
+    import os
+
+    from kofu_excel.names import os_len
+
+    monkeypatch.setattr(os, "pathconf", lambda path, name: 143, raising=False)
+    book = dataclasses.replace(edit(plan_book, {"basic.email": "x"}),
+                               file=str(Path(plan_book.file).with_name("計" * 83 + ".xlsx")))
+    validate_books([book], master)
+    [path] = write_annotated([book], tmp_path, master)
+    assert os_len(path.name) <= 143 and path.name.endswith("_確認結果.xlsx")
+
+
+def test_a_copy_whose_name_cannot_be_stored_is_a_finding_on_its_file_not_the_end(plan_book, master,
+                                                                                   tmp_path):
+    """A lone surrogate (from a broken attachment name) cannot be a name on this OS: that book
+    gets an E906 finding saying no copy was made; the other copies are written."""
+    odd = dataclasses.replace(edit(plan_book, {"basic.email": "x"}), file="計画\ud800.xlsx")
+    fine = edit(plan_book, {"basic.department": None})
+    validate_books([odd, fine], master)
+    written = write_annotated([odd, fine], tmp_path, master)
+    assert [p.name for p in written] == [Path(plan_book.file).stem + "_確認結果.xlsx"]
+    [e906] = [f for f in odd.findings if f.code == "E906"]
+    assert "差し戻し用のブックを書き出せません" in e906.message and "作成していません" in e906.message
+    assert not [f for f in fine.findings if f.code == "E906"]

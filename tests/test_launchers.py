@@ -247,6 +247,7 @@ def test_the_exit_status_is_explained_in_japanese():
     assert "終了コード 1" in launchers.meaning(merge, 1) and "取込記録" in launchers.meaning(merge, 1)
     assert "出力は作っていません" in launchers.meaning(merge, 2)
     assert "中断" in launchers.meaning(merge, 130)
+    assert "中断" in launchers.meaning(merge, 143) and "終了コード 143" in launchers.meaning(merge, 143)
     assert "予期しない終了コード 7" in launchers.meaning(merge, 7)
 
 

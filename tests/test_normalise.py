@@ -313,7 +313,7 @@ def test_month_blank_and_na() -> None:
     assert to_month(None) is BLANK
     assert to_month("　") is BLANK
     assert to_month("－") is NA
-    assert to_month(float("nan")) is BLANK
+
 
 
 # --- choices ----------------------------------------------------------------------------------------
@@ -414,3 +414,12 @@ def test_excel_error_values() -> None:
 def test_normalisers_table() -> None:
     assert set(NORMALISERS) == {"int", "yen", "month", "date", "text", "phone", "email", "code"}
     assert NORMALISERS["code"] is to_code
+
+
+@pytest.mark.parametrize("raw", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("name", sorted(NORMALISERS))
+def test_a_nan_or_infinite_cell_is_an_e2xx_never_a_blank(name: str, raw: float) -> None:
+    """<v>NaN</v> or <v>1e999</v> is no value a person typed: an E2xx on its cell, whatever
+    the field (a blank would hide it; a text "nan" would pass it on)."""
+    n = NORMALISERS[name](raw)
+    assert n.state == "error" and n.code.startswith("E2"), n

@@ -11,7 +11,9 @@ test instead of killing the test runner.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -122,12 +124,29 @@ def meta_removed(plan: bytes) -> bytes:
     return with_openpyxl(plan, edit)
 
 
+def meta_of(plan: bytes, code: str) -> bytes:
+    """The form's hidden _meta naming another municipality (edited, or a neighbour's form)."""
+    def edit(wb: openpyxl.Workbook) -> None:
+        ws = wb["_meta"]
+        [row] = [r for r in ws.iter_rows() if r[0].value == "muni_code"]
+        row[1].value = code
+
+    return with_openpyxl(plan, edit)
+
+
 def layout_edited(plan: bytes) -> bytes:
     def edit(wb: openpyxl.Workbook) -> None:  # two rows inserted inside the table, as Excel does
         wb["交付枚数想定"].insert_rows(10, 2)
         set_name(wb, "kofu_forecast_planned_issued", "交付枚数想定!$B$5:$B$48")
 
     return with_openpyxl(plan, edit)
+
+
+def number_cell(plan: bytes, text: bytes, field: str = "forecast.planned_issued.2020-04") -> bytes:
+    """A cell of ``field`` holding the number ``text`` as written (``NaN``, ``1e999`` …)."""
+    e = {e.id: e for e in forms.catalog("plan")}[field]
+    cell = b'<c r="%s"><v>%s</v></c>' % (e.cell.encode(), text)
+    return rewrite_zip(plan, {sheet_part(plan, e.sheet): lambda x: in_sheet_cell(x, e.cell, cell)})
 
 
 @dataclass(frozen=True)
@@ -138,6 +157,7 @@ class Threat:
     file: str
     build: Callable[[bytes], bytes]
     rows: tuple[tuple[str, str, str, str], ...]
+    validated: str = "unreadable"  # kofu-validate's status of a rejected item ("invalid": a cell)
 
 
 def rejected(code: str, fragment: str, member: str = "") -> tuple[tuple[str, str, str, str], ...]:
@@ -190,6 +210,16 @@ THREATS: dict[str, Threat] = {
         rejected("E117", "本ツールの様式でも")),
     "template_with_meta_removed": Threat("meta削除.xlsx", meta_removed, rejected("E103", "_meta")),
     "template_layout_edited": Threat("行挿入.xlsx", layout_edited, rejected("E105", "挿入")),
+    # Numbers no person types, written by a tool: an E2xx on their cell, the outputs still valid.
+    "nan_in_a_number_cell": Threat("NaN.xlsx", lambda p: number_cell(p, b"NaN"), rejected("E202", "NaN"), "invalid"),
+    "infinity_in_a_number_cell": Threat("無限大.xlsx", lambda p: number_cell(p, b"1e999"),
+                                        rejected("E202", "無限大"), "invalid"),
+    "minus_infinity_in_a_number_cell": Threat("負の無限大.xlsx", lambda p: number_cell(p, b"-1e999"),
+                                              rejected("E202", "無限大"), "invalid"),
+    "nan_in_a_text_cell": Threat("NaN_文字.xlsx", lambda p: number_cell(p, b"NaN", "basic.department"),
+                                 rejected("E202", "NaN"), "invalid"),
+    "largest_float_1_79e308": Threat("巨大な数.xlsx", lambda p: number_cell(p, b"1.79e308"),
+                                     rejected("E203", "大きすぎ"), "invalid"),
 }
 
 
@@ -224,6 +254,9 @@ def hostile(sample, master, schedule, tmp_path_factory) -> dict[str, Any]:
     values = {**sample_values("plan", muni, schedule, 2019), "basic.email": "メールなし"}
     invalid = workbook_bytes("plan", muni, values=values, schedule=schedule)
     (inbox / "マクロ付き_不備.xlsm").write_bytes(macro_link_dde(invalid))
+    # A _meta naming another municipality of the prefecture than the 団体コード cell does.
+    meta_code = sample.files[N_GOOD + 6].name[:6]
+    (inbox / "meta別団体.xlsx").write_bytes(meta_of(plan, meta_code))
 
     out = root / "とりまとめ.xlsx"
     merged = CliRunner().invoke(main, ["merge", str(inbox), "-o", str(out), "--pref", PREF, "--json"])
@@ -233,7 +266,8 @@ def hostile(sample, master, schedule, tmp_path_factory) -> dict[str, Any]:
     return {"inbox": inbox, "out": out, "merged": merged, "validated": validated,
             "merge": json.loads(merged.stdout), "validate": json.loads(validated.stdout),
             "good": [p.name for p in good], "lying": lying, "macro": macro,
-            "report": report, "annotated": annotated}
+            "report": report, "annotated": annotated, "meta_code": meta_code,
+            "cell_code": sample.files[N_GOOD].name[:6]}
 
 
 def rows_of(doc: dict[str, Any], file: str) -> list[dict[str, Any]]:
@@ -264,10 +298,57 @@ def test_hostile_input_reported_with_its_own_code_by_validate(hostile, threat):
     t = THREATS[threat]
     want = [(m, c) for m, s, c, _ in t.rows if s == "rejected"]
     got = files_of(hostile["validate"], t.file)
-    assert [(f["member"], f["status"]) for f in got] == [(m, "unreadable") for m, _ in want]
+    assert [(f["member"], f["status"]) for f in got] == [(m, t.validated) for m, _ in want]
     for f, (_, code) in zip(got, want, strict=True):
         assert [e["code"] for e in f["errors"]] == [code]
         assert JAPANESE.search(f["errors"][0]["message"])
+
+
+def strict_json(text: str) -> Any:
+    def refuse(constant: str) -> Any:
+        raise AssertionError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def numbers_in(xlsx: Path) -> list[float]:
+    """Every number stored in a workbook's sheets (cell values, as <v> holds them)."""
+    out = []
+    with zipfile.ZipFile(xlsx) as zf:
+        for name in zf.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                for v in re.findall(rb"<v>([^<]*)</v>", zf.read(name)):
+                    with contextlib.suppress(ValueError):  # an inline string's text
+                        out.append(float(v))
+    return out
+
+
+def test_nan_and_infinite_cells_leave_every_output_valid(hostile):
+    """The batch is reported (exit 1, not 2), --json is strict JSON, and the report, the
+    annotated copies and the summary hold only finite numbers."""
+    assert hostile["merged"].exit_code == 1 and hostile["validated"].exit_code == 1
+    strict_json(hostile["merged"].stdout)
+    strict_json(hostile["validated"].stdout)
+    copies = {p.name for p in hostile["annotated"].iterdir()}
+    for t in ("nan_in_a_number_cell", "infinity_in_a_number_cell", "nan_in_a_text_cell"):
+        assert Path(THREATS[t].file).stem + "_確認結果.xlsx" in copies
+    for book in (hostile["report"], hostile["out"], *hostile["annotated"].iterdir()):
+        numbers = numbers_in(book)
+        assert numbers and all(math.isfinite(x) for x in numbers), book
+
+
+def test_meta_naming_another_municipality_is_w407_and_the_cell_decides_everywhere(hostile):
+    """One source of truth for whose book it is — the 団体コード cell — in kofu-merge, in
+    kofu-validate --json and in the messages; the mismatch is W407."""
+    cell, meta = hostile["cell_code"], hostile["meta_code"]
+    assert cell != meta
+    [row] = rows_of(hostile["merge"], "meta別団体.xlsx")
+    assert (row["status"], row["muni_code"]) == ("accepted", cell)
+    [f] = files_of(hostile["validate"], "meta別団体.xlsx")
+    assert (f["status"], f["muni_code"]) == ("valid", cell)
+    [w] = [w for w in f["errors"] if w["code"] == "W407"]
+    assert w["severity"] == "warning" and w["field"] == "basic.muni_code"
+    assert meta in w["message"] and cell in w["message"]
 
 
 def test_batch_goes_on_every_good_workbook_accepted(hostile):
@@ -283,7 +364,8 @@ def test_batch_goes_on_every_good_workbook_accepted(hostile):
     assert {r["status"] for r in merged["inputs"]} == {"accepted", "rejected", "opened"}
     assert hostile["out"].exists()
     accepted = {r["muni_code"] for r in merged["inputs"] if r["status"] == "accepted"}
-    assert len(accepted) == N_GOOD + 2  # the good ones, the lying <dimension>, the valid .xlsm
+    # the good ones, the lying <dimension>, the valid .xlsm, the one whose _meta names another
+    assert len(accepted) == N_GOOD + 3
 
 
 def test_zip_bomb_refused_before_parsing_fast_and_with_bounded_memory(tmp_path):
@@ -344,8 +426,7 @@ def test_macro_external_link_and_dde_read_as_data_reported_never_in_outputs(host
     assert findings
     [bad] = files_of(hostile["validate"], "マクロ付き_不備.xlsm")
     assert bad["status"] == "invalid" and {"W405", "E209"} <= {e["code"] for e in bad["errors"]}
-    [copy] = hostile["annotated"].iterdir()
-    assert copy.name.startswith("マクロ付き_不備")
+    [copy] = [p for p in hostile["annotated"].iterdir() if p.name.startswith("マクロ付き_不備")]
     outputs = [hostile["out"], hostile["report"], copy]
     for out in outputs:
         for part, body in xml_parts(out).items():
@@ -657,3 +738,46 @@ def test_limits_in_config_can_never_be_switched_off(tmp_path: Path, text: str) -
     with pytest.raises(KofuError) as err:
         load_config(cfg)
     assert err.value.code == "E503"
+
+
+# --- a folder bomb: nesting deeper than anyone files ---------------------------------------------
+
+
+def test_1500_nested_folders_reject_only_what_lies_beyond_the_depth_limit(sample, tmp_path):
+    """1,500 folders inside each other: the workbook at the top and the one at the deepest
+    level walked are read; the folder below that is one rejected item (E118) with a Japanese
+    reason; no RecursionError, no E999."""
+    from kofu_excel.intake.walk import MAX_DEPTH
+
+    inbox = tmp_path / "受信"
+    levels = [inbox]
+    for _ in range(1500):
+        levels.append(levels[-1] / "d")
+    try:
+        for d in levels:  # os.makedirs recurses: it would fail at this depth
+            d.mkdir()
+        shutil.copy(sample.files[0], inbox)
+        shutil.copy(sample.files[1], levels[MAX_DEPTH])  # the deepest folder walked
+        shutil.copy(sample.files[2], levels[MAX_DEPTH + 1])  # inside the folder beyond it
+        merged = CliRunner().invoke(main, ["merge", str(inbox), "-o", str(tmp_path / "t.xlsx"),
+                                           "--pref", PREF, "--json"])
+        validated = CliRunner().invoke(main, ["validate", str(inbox), "--json"])
+        for res in (merged, validated):
+            no_traceback(res)
+            assert res.exit_code == 1, res.output
+        rows = [(r["status"], r["code"], Path(r["path"]).name) for r in json.loads(merged.stdout)["inputs"]]
+        assert rows == [("accepted", "", sample.files[0].name), ("accepted", "", sample.files[1].name),
+                        ("rejected", "E118", "d")]
+        deep = json.loads(merged.stdout)["inputs"][2]
+        assert JAPANESE.search(deep["reason"]) and str(MAX_DEPTH) in deep["reason"]
+        assert Path(deep["path"]) == levels[MAX_DEPTH + 1]
+        files = [(f["status"], Path(f["path"]).name) for f in json.loads(validated.stdout)["files"]]
+        assert files == [("valid", sample.files[0].name), ("valid", sample.files[1].name),
+                         ("unreadable", "d")]
+    finally:
+        for d in reversed(levels):  # shutil.rmtree recurses: it would fail at this depth
+            if d.exists():
+                for p in d.iterdir():
+                    if p.is_file():
+                        p.unlink()
+                d.rmdir()

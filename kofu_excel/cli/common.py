@@ -43,7 +43,8 @@ def run_main(main: Callable[..., Any], standalone_mode: bool, **kwargs: Any) -> 
         return main(standalone_mode=False, **kwargs)
     console.setup()
     try:
-        rv = main(standalone_mode=False, **kwargs)
+        with console.sigterm_as_interrupt():
+            rv = main(standalone_mode=False, **kwargs)
     except click.ClickException as exc:
         no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())
         if no_args_help and isinstance(exc, no_args_help) and exc.ctx is not None:
@@ -51,8 +52,8 @@ def run_main(main: Callable[..., Any], standalone_mode: bool, **kwargs: Any) -> 
         else:
             click.echo(usage.to_line(exc), err=True)
         sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt, EOFError):
-        console.interrupted()
+    except (click.Abort, KeyboardInterrupt, EOFError) as exc:
+        console.interrupted(exc)
     sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
@@ -99,9 +100,9 @@ class KofuCommand(click.Command):
             ctx.exit(EXIT_FAIL)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (console.Terminated)
             click.echo(console.INTERRUPTED, err=True)
-            ctx.exit(console.EXIT_INTERRUPTED)
+            ctx.exit(console.exit_status(exc))
         except BrokenPipeError:
             # The reader went away (`kofu fields --json | head`): nothing left to say to it.
             with contextlib.suppress(OSError):
@@ -166,7 +167,7 @@ def json_option(f: F) -> F:
 def echo_json(doc: Any) -> None:
     """The document as JSON: characters as such on a UTF-8 stdout, else \\u escapes (still
     valid JSON, nothing lost on a cp932 or ASCII console)."""
-    click.echo(json.dumps(doc, ensure_ascii=not console.is_utf8(), indent=2))
+    click.echo(json.dumps(doc, ensure_ascii=not console.is_utf8(), indent=2, allow_nan=False))
 
 
 def show_progress(as_json: bool) -> bool:

@@ -22,12 +22,43 @@ import contextlib
 import io
 import signal
 import sys
+from collections.abc import Iterator
 from typing import NoReturn, TextIO
 
 ERRORS = "kofu-console"
 GETA = "〓"
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 INTERRUPTED = "E990: 中断しました（出力ファイルは変更していません）"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a task manager, ``timeout``, a service stop), handled exactly as Ctrl-C is:
+    the outputs are left whole or absent, one E990 line, exit status 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM raises :class:`Terminated` (the handler before is put
+    back after: a test runner calling the command keeps its own)."""
+    try:
+        old = signal.signal(signal.SIGTERM, _terminate)
+    except (ValueError, OSError, AttributeError):  # not the main thread, or no SIGTERM
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGTERM, old)
+
+
+def exit_status(exc: BaseException | None) -> int:
+    return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
 def _encodable(mark: str, encoding: str) -> bool:
@@ -82,12 +113,14 @@ def say(line: str) -> None:
 
 def finished() -> None:
     """The command has done its work and said so: from here to the exit (flushing, the worker
-    pool's clean-up) a Ctrl-C is ignored, as "中断しました" would no longer be true."""
+    pool's clean-up) a Ctrl-C is ignored, as "中断しました" would no longer be true; a SIGTERM
+    ends the process at once (there is nothing left to leave half-done)."""
     with contextlib.suppress(ValueError, OSError):  # ValueError: not the main thread
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def interrupted() -> NoReturn:
-    """Ctrl-C: the one E990 line and exit status 130, nothing else."""
+def interrupted(exc: BaseException | None = None) -> NoReturn:
+    """Ctrl-C or SIGTERM: the one E990 line and exit status 130 (143 for SIGTERM), nothing else."""
     say(INTERRUPTED)
-    raise SystemExit(EXIT_INTERRUPTED)
+    raise SystemExit(exit_status(exc))

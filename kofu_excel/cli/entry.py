@@ -11,20 +11,21 @@ from . import console
 
 
 def _run(name: str) -> None:
-    try:
-        console.setup()
-        from . import group
+    with console.sigterm_as_interrupt():  # SIGTERM is Ctrl-C from the first line (exit 143)
+        try:
+            console.setup()
+            from . import group
 
-        command = getattr(group, name)
-    except KeyboardInterrupt:
-        console.interrupted()
-    try:
-        command.main()  # always ends in SystemExit with the command's status
-    except SystemExit:
-        console.finished()  # done and said: a Ctrl-C from here to the exit changes nothing
-        raise
-    except KeyboardInterrupt:  # between parsing and the command's own handler
-        console.interrupted()
+            command = getattr(group, name)
+        except KeyboardInterrupt as exc:
+            console.interrupted(exc)
+        try:
+            command.main()  # always ends in SystemExit with the command's status
+        except SystemExit:
+            console.finished()  # done and said: a Ctrl-C from here to the exit changes nothing
+            raise
+        except KeyboardInterrupt as exc:  # between parsing and the command's own handler
+            console.interrupted(exc)
 
 
 def kofu() -> None:

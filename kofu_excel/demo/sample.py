@@ -310,5 +310,5 @@ def make_samples(
             result.injected.append(Injected(path.name, muni.code, code, fid, value))
     if errors:
         write_atomic(out / "injected.json",
-                     json.dumps([i.to_json() for i in result.injected], ensure_ascii=False, indent=1).encode())
+                     json.dumps([i.to_json() for i in result.injected], ensure_ascii=False, indent=1, allow_nan=False).encode())
     return result

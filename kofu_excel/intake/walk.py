@@ -1,7 +1,10 @@
 """The disk side of intake: the paths given walked in a fixed order, each file read once.
 
-Folders are walked sorted by name; symbolic links are listed, never followed; a file is read
-with its size bounded (it may grow while read). Each file found goes to the :class:`Collector`.
+Folders are walked sorted by name, iteratively (no recursion limit to hit), down to
+:data:`MAX_DEPTH` levels below the folder given: a folder deeper than that is one rejected item
+(E118) and everything above it is read as usual. Symbolic links are listed, never followed; a
+file is read with its size bounded (it may grow while read). Each file found goes to the
+:class:`Collector`.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ..formats.limits import DEFAULT_LIMITS, Limits
@@ -17,7 +20,12 @@ from .collector import Collector
 from .items import Ctx, Item, fmt_guess
 from .names import clean_name, fs_display, litter_reason
 
-__all__ = ["Found", "Stored", "collect", "collect_file", "discover"]
+__all__ = ["MAX_DEPTH", "Found", "Stored", "collect", "collect_file", "discover"]
+
+# Folder levels walked below a folder given. Deeper nesting is no office's filing (a folder
+# bomb, a link loop copied as folders): rejected as one item, not walked.
+MAX_DEPTH = 64
+E_TOO_DEEP = "E118"
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,7 @@ class Found:
 
     display: str
     real: str
-    kind: str  # "file" | "symlink" | "special" | "missing"
+    kind: str  # "file" | "symlink" | "special" | "missing" | "unreadable-dir" | "too-deep"
 
 
 @dataclass(frozen=True)
@@ -71,19 +79,33 @@ def _walk(paths: Sequence[str | os.PathLike[str]]) -> list[Found]:
     return unique
 
 
-def _walk_dir(display: str, real: str, found: list[Found]) -> None:
+def _list_dir(display: str, real: str, found: list[Found]) -> Iterator[tuple[str, os.DirEntry[str]]]:
     try:
         with os.scandir(real) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError:
         found.append(Found(display, real, "unreadable-dir"))
-        return
-    for entry in entries:
-        shown = os.path.join(display, entry.name)
+        entries = []
+    return iter([(os.path.join(display, e.name), e) for e in entries])
+
+
+def _walk_dir(display: str, real: str, found: list[Found], max_depth: int = MAX_DEPTH) -> None:
+    """Depth first in name order, as a recursive walk would list them, with a stack of the
+    folders being listed instead of the call stack."""
+    stack = [_list_dir(display, real, found)]
+    while stack:
+        nxt = next(stack[-1], None)
+        if nxt is None:
+            stack.pop()
+            continue
+        shown, entry = nxt
         if entry.is_symlink():
             found.append(Found(shown, entry.path, "symlink"))
         elif entry.is_dir(follow_symlinks=False):
-            _walk_dir(shown, entry.path, found)
+            if len(stack) > max_depth:  # the given folder is level 0
+                found.append(Found(shown, entry.path, "too-deep"))
+            else:
+                stack.append(_list_dir(shown, entry.path, found))
         elif entry.is_file(follow_symlinks=False):
             found.append(Found(shown, entry.path, "file"))
         else:
@@ -98,6 +120,10 @@ def _disk_item(collector: Collector, f: Found) -> list[Item]:
         return [ctx.item(name, "rejected", code="E101", reason="指定されたファイル・フォルダが見つかりません")]
     if f.kind == "unreadable-dir":
         return [ctx.item(name, "rejected", code="E101", reason="フォルダの中を読み取れません（アクセス権限を確認してください）")]
+    if f.kind == "too-deep":
+        return [ctx.item(name, "rejected", code=E_TOO_DEEP,
+                         reason=f"フォルダの階層が深すぎるため（{MAX_DEPTH} 階層まで）、この中は読み取りません。"
+                                "浅いフォルダに移してから指定してください")]
     if f.kind == "symlink":
         return [ctx.item(name, "ignored", reason="シンボリックリンクのため辿りません")]
     if f.kind == "special":

@@ -17,7 +17,7 @@ from typing import Any
 from ..findings import KofuError
 from ..names import fit_path
 from ..refdata import Master, ReviewConfig, load_config, load_master
-from ..write.atomic import write_atomic
+from ..write.atomic import staged
 from .build import (
     DEFAULT_DUE_DAYS,
     KIND_WORDS,
@@ -207,10 +207,11 @@ def render_letters(
     combined = (out / f"{KIND_WORDS[kind]}_一括.{fmt}", render(letters, True))
     if progress is not None:
         progress(len(letters) + 1, len(letters) + 1)
-    for path, data, lt in outputs:
-        write_atomic(path, data)
-        result.letters.append(LetterFile(lt.muni_code, lt.muni_name, path, lt.doc_number,
-                                         len(lt.items), lt.urgent))
-    write_atomic(*combined)
+    with staged() as st:  # every letter and the combined file, or none of them
+        for path, data, lt in outputs:
+            st.write(path, data)
+            result.letters.append(LetterFile(lt.muni_code, lt.muni_name, path, lt.doc_number,
+                                             len(lt.items), lt.urgent))
+        st.write(*combined)
     result.combined = combined[0]
     return result

@@ -67,6 +67,8 @@ E_BOOL = error_norm("E202", "TRUE/FALSE（論理値）は入力できません�
 E_TOO_LARGE = error_norm("E203", "数値が大きすぎます。桁数をご確認ください")
 E_EXCEL_ERROR = error_norm("E202", "セルがエラー値（#DIV/0! など）になっています。値を入力してください")
 E_ODD_TYPE = error_norm("E202", "読み取れない種類の値です。値を入力し直してください")
+# <v>NaN</v>, <v>1e999</v>: no spreadsheet program types these; a tool wrote them.
+E_NOT_FINITE = error_norm("E202", "数値として読み取れない値（NaN・無限大）が入っています。値を入力し直してください")
 
 
 # --- characters ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from kofu_excel.periods import ERAS, month_key, wareki_date, wareki_month
 from .base import (
     BLANK,
     E_BOOL,
+    E_NOT_FINITE,
     E_ODD_TYPE,
     Norm,
     clean,
@@ -108,7 +109,7 @@ def _when_digits(s: str, need_day: bool) -> Norm:
 
 def _when_number(x: float, need_day: bool) -> Norm:
     if type(x) is float and not math.isfinite(x):
-        return BLANK if math.isnan(x) else _E_SERIAL
+        return E_NOT_FINITE if math.isnan(x) else _E_SERIAL
     if x < 0:
         return _E_SERIAL
     if _SERIAL_MIN <= x < _SERIAL_MAX + 1:

@@ -11,6 +11,7 @@ from numbers import Integral, Real
 from .base import (
     BLANK,
     E_BOOL,
+    E_NOT_FINITE,
     E_ODD_TYPE,
     E_TOO_LARGE,
     MINUS,
@@ -24,7 +25,6 @@ from .base import (
 # --- fixed error results (one instance each: Norm is immutable) --------------------------------
 _E_DATE_IN_NUMBER = error_norm("E202", "日付が入力されています。数値を入力してください")
 _E_FRACTION = error_norm("E202", "小数は入力できません（整数で入力してください）")
-_E_NOT_FINITE = error_norm("E202", "数値として読み取れません。整数で入力してください")
 _E_COMMA = error_norm(
     "E202", "桁区切りのカンマの位置が正しくありません（3桁ごとに区切って入力してください）"
 )
@@ -67,10 +67,8 @@ _UNIT_YEN = "円"
 def _from_real(x: float) -> Norm:
     if x.is_integer():
         return int_value(int(x))
-    if math.isnan(x):
-        return BLANK  # only pandas produces NaN, and there it means an empty cell
-    if math.isinf(x):
-        return _E_NOT_FINITE
+    if not math.isfinite(x):  # a NaN or infinite cell: a finding, never a blank
+        return E_NOT_FINITE
     r = round(x)
     # A user's own formula (=100*1.1) leaves float noise; that is still a whole number.
     if abs(x - r) <= 1e-9 * max(1.0, abs(x)):

@@ -17,6 +17,7 @@ from .base import (
     BLANK,
     E_BOOL,
     E_EXCEL_ERROR,
+    E_NOT_FINITE,
     EXCEL_ERRORS,
     WS,
     Norm,
@@ -164,8 +165,8 @@ def to_text(raw: object) -> Norm:
     if t is int:
         return make_value(str(raw))
     if t is float:
-        if math.isnan(raw):  # type: ignore[arg-type]
-            return BLANK
+        if not math.isfinite(raw):  # type: ignore[arg-type]
+            return E_NOT_FINITE
         f = float(raw)  # type: ignore[arg-type]
         return make_value(str(int(f)) if f.is_integer() else str(f))
     if isinstance(raw, datetime):

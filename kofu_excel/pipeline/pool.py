@@ -13,8 +13,13 @@ and the one that kills its process is rejected with E108. The batch goes on.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
+import sys
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -47,8 +52,37 @@ def workers(asked: int | None = None) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def _die_with_parent() -> None:
+    """A worker never outlives the command, whatever kills it (SIGKILL included): on Linux the
+    kernel kills it when the parent dies (PR_SET_PDEATHSIG, even while stuck in native code);
+    everywhere a watchdog thread waits on the parent's sentinel (a pipe the parent holds, a
+    process handle on Windows) and ends the worker when it fires."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    if not parent.is_alive():  # died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="kofu-parent-watchdog", daemon=True).start()
+
+
 def _init(passwords: Sequence[str], limits: Limits) -> None:
     global _passwords, _limits
+    # Ctrl-C and SIGTERM are the parent's to handle: it ends the workers (below) and cleans up.
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
     _passwords, _limits = passwords, limits
 
 
@@ -108,11 +142,35 @@ def take_all(paths: Sequence[str | Path],
                 progress(done, len(found))
 
 
+@contextlib.contextmanager
+def _pool(n: int, passwords: Sequence[str], limits: Limits) -> Iterator[ProcessPoolExecutor]:
+    """A pool whose workers are ended at once when the caller stops early (Ctrl-C, SIGTERM, an
+    error, a consumer that stops reading): the executor's own shutdown would wait for every
+    queued chunk first."""
+    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    ex = ProcessPoolExecutor(n, mp_context=ctx, initializer=_init, initargs=(tuple(passwords), limits))
+    try:
+        yield ex
+    except BaseException:
+        _kill_workers(ex)
+        raise
+    ex.shutdown(wait=True)
+
+
+def _kill_workers(ex: ProcessPoolExecutor) -> None:
+    procs = list((getattr(ex, "_processes", None) or {}).values())  # the executor has no API for it
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.kill()
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join()
+
+
 def _pooled(chunks: list[list[Any]], n: int, passwords: Sequence[str],
             limits: Limits) -> Iterator[list[tuple[list[Item], list[Book]]]]:
-    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init,
-                             initargs=(tuple(passwords), limits)) as ex:
+    with _pool(n, passwords, limits) as ex:
         futures = [ex.submit(_take_chunk, c) for c in chunks]
         broken = -1
         for i, fut in enumerate(futures):
@@ -131,10 +189,8 @@ def _pooled(chunks: list[list[Any]], n: int, passwords: Sequence[str],
 
 
 def _isolated(found: Any, passwords: Sequence[str], limits: Limits) -> tuple[list[Item], list[Book]]:
-    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     try:
-        with ProcessPoolExecutor(1, mp_context=ctx, initializer=_init,
-                                 initargs=(tuple(passwords), limits)) as ex:
+        with _pool(1, passwords, limits) as ex:
             return ex.submit(_take_chunk, [found]).result()[0]
     except BrokenProcessPool:
         return _crashed(found)

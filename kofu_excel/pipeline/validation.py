@@ -15,6 +15,7 @@ from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, FileResult
 from kofu_excel.refdata import load_master
 from kofu_excel.write.annotate import write_annotated
+from kofu_excel.write.atomic import staged
 from kofu_excel.write.report import write_report
 
 from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
@@ -92,10 +93,13 @@ def validate_paths(
     if run.nothing_found:
         return run
     found = {Path(it.path).resolve() for it in batch.items}
-    if report is not None:
-        if Path(report).resolve() in found:
-            raise KofuError(E_OUTPUT_IS_INPUT, f"出力先 {report} は入力ファイルです。別の名前を指定してください")
-        run.report = write_report(report, run.files, master)
-    if annotate is not None:
-        run.annotated = write_annotated(batch.books, annotate, master, inputs=sorted(found))
+    if report is not None and Path(report).resolve() in found:
+        raise KofuError(E_OUTPUT_IS_INPUT, f"出力先 {report} は入力ファイルです。別の名前を指定してください")
+    with staged() as st:  # the report and every copy, or none of them
+        if annotate is not None:
+            run.annotated = write_annotated(batch.books, annotate, master, inputs=sorted(found),
+                                            staging=st)
+            run.files = file_results(batch)  # with a copy's name that could not be written
+        if report is not None:
+            run.report = write_report(report, run.files, master, staging=st)
     return run

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -88,6 +89,16 @@ class _Request(Request):
                                              dir=current_app.config["KOFU_TMP"])
 
 
+class _StrictJSON(DefaultJSONProvider):
+    """Answers are strict JSON: characters as such, and never a bare NaN or Infinity."""
+
+    ensure_ascii = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
+
+
 def create_app(workspace: Workspace, token: str, settings: jobs.Settings | None = None,
                limits: Limits | None = None, port: int | None = None) -> Flask:
     """The app for one workspace and token. ``port``: when given, the Host header must name it."""
@@ -99,7 +110,7 @@ def create_app(workspace: Workspace, token: str, settings: jobs.Settings | None 
     app.request_class = _Request
     app.config.update(MAX_CONTENT_LENGTH=limits.max_request_bytes, MAX_FORM_PARTS=limits.max_files + 16,
                       MAX_FORM_MEMORY_SIZE=MiB, KOFU_TMP=str(workspace.tmp), JSON_AS_ASCII=False)
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = _StrictJSON(app)
     progress = Progress()
     prefectures = settings.prefectures()
 

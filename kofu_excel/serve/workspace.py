@@ -208,7 +208,7 @@ class Workspace:
 
 def _write_json(path: Path, doc: Any) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False), encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -56,7 +56,7 @@ def findings_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
             fr.file or None, f.sheet or None, f.cell or None,
             field_label(fr.kind, f.field) if f.field else None,
             value, f.expected or None,
-            json.dumps({k: jsonable(v) for k, v in f.figures.items()}, ensure_ascii=False,
+            json.dumps({k: jsonable(v) for k, v in f.figures.items()}, ensure_ascii=False, allow_nan=False,
                        default=jsonable),
         ])
     finish(t, widths={7: 70, 8: 30, 11: 30, 14: 40})

@@ -23,13 +23,14 @@ Decisions where the spec is silent (one fault, one finding, at the cell to corre
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from .. import forms, periods
 from ..codes import render
 from ..findings import Finding
-from ..model import NA, Book
+from ..model import NA, Book, muni_code_of
 from ..refdata import Master
 from .prepare import Run, build_frame, catalog_pos, expected_text, prepare, table_spec
 from .rules import RULES
@@ -75,6 +76,11 @@ def _finish(run: Run) -> None:
         found.sort(key=lambda t: (order.get(t[0], len(order)), t[1].severity != "error", t[1].code))
         book.findings.extend(f for _fid, f in found)
         book.status = "invalid" if book.errors else "valid"
+        # One municipality per book, everywhere (--json, messages, report, merge): its cell's.
+        code = muni_code_of(book)
+        if code != book.muni_code:
+            book.muni_code = code
+            book.findings[:] = [replace(f, muni_code=code) for f in book.findings]
 
 
 # --- resubmissions ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ reported). :class:`Run` is the batch being validated: its frames and the finding
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,7 +22,7 @@ import pandas as pd
 
 from .. import forms
 from ..cells import rowcol
-from ..findings import Finding
+from ..findings import Finding, jsonable
 from ..forms import CatalogEntry, Table, expected_text
 from ..model import NA, Book
 from ..normalise import NORMALISERS, Norm, to_choice
@@ -79,8 +80,10 @@ def _shown(raw: Any) -> str:
         return f"{raw.year}/{raw.month}/{raw.day}"
     if isinstance(raw, bool):
         return "TRUE" if raw else "FALSE"
-    if isinstance(raw, float) and raw.is_integer():
+    if isinstance(raw, float) and raw.is_integer() and abs(raw) < 1e15:
         return str(int(raw))
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return jsonable(raw)  # NaN, Infinity: as a JSON document would show them
     return str(raw)
 
 

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import forms
 from ..contract import ANNOTATED_RESULT_SHEET, KIND_LABELS, SEVERITY_LABELS
-from ..findings import Finding
+from ..findings import Finding, KofuError
 from ..model import Book
-from ..names import MAX_COMPONENT, component_len, fit_path, safe_name
-from .atomic import write_atomic
+from ..names import component_len, fit_path, name_max, safe_name, writable_name
+from .atomic import Staging, staged
 from .report import field_label, row_height
 from .template import ERROR_FILL, WARN_FILL, workbook_bytes
 from .xlsx import HEADER_FILL, Styles, print_a4, write_cell, write_text, write_title
@@ -138,35 +138,64 @@ def annotated_bytes(book: Book, master: Master | None = None, schedule: Schedule
                           schedule=schedule, first_sheet=_result_sheet(book, master))
 
 
-def annotated_name(book: Book) -> str:
-    """'<original stem>_確認結果.xlsx' (the innermost member's stem for archived files)."""
+def annotated_name(book: Book, limit: int | None = None) -> str:
+    """'<original stem>_確認結果.xlsx' (the innermost member's stem for archived files), no
+    longer than ``limit`` as this OS counts a name (names.name_max: bytes on POSIX, UTF-16
+    units on Windows), with room left for a ``_NN`` that tells two copies apart."""
     last = book.member.split(" > ")[-1] if book.member else book.file
     stem = PureWindowsPath(PurePosixPath(last).name).stem or "ブック"
-    return safe_name(_BAD_NAME.sub("_", stem)[:120], max_units=MAX_COMPONENT - component_len(SUFFIX)) + SUFFIX
+    room = (limit if limit is not None else name_max()) - component_len(SUFFIX) - len("_99")
+    return safe_name(_BAD_NAME.sub("_", stem), max_units=room) + SUFFIX
+
+
+E_NAME = "E906"  # the copy's name cannot be written here (a finding on its file)
+
+
+def _name_finding(book: Book, why: str) -> Finding:
+    return Finding(code=E_NAME, severity="error", file=book.file, member=book.member,
+                   muni_code=book.muni_code,
+                   message=f"差し戻し用のブックを書き出せません（{why}）。このファイルの差し戻し用のブックは作成していません")
 
 
 def write_annotated(books: Iterable[Book], out_dir: str | Path, master: Master | None = None,
-                    schedule: Schedule | None = None, inputs: Sequence[Path] = ()) -> list[Path]:
+                    schedule: Schedule | None = None, inputs: Sequence[Path] = (),
+                    staging: Staging | None = None) -> list[Path]:
     """An annotated copy of each invalid book in ``out_dir``; returns the paths written.
 
-    Names that would collide (same stem from two e-mails) get ``_2``, ``_3`` …; a name that is
-    one of the ``inputs`` is never overwritten.
+    All copies are written or none (``staging``: as part of a larger set of outputs, e.g. with
+    the report). Names that would collide (same stem from two e-mails) get ``_2``, ``_3`` …; a
+    name that is one of the ``inputs`` is never overwritten. A copy whose name cannot be written
+    here (a character the file system cannot store, a folder too deep for it) is an E906
+    finding on its book; the other copies are written.
     """
+    if staging is None:
+        with staged() as st:
+            return write_annotated(books, out_dir, master, schedule, inputs, st)
     out = Path(out_dir)
     taken = {p.resolve() for p in inputs}
     written: list[Path] = []
     used: set[str] = set()
+    limit = name_max(out)
     for book in books:
         if book.status != "invalid" or book.kind not in forms.FORMS:
             continue
-        name = annotated_name(book)
-        stem = name[: -len(SUFFIX)]
-        n = 1
-        while name.casefold() in used or (out / name).resolve() in taken:
-            n += 1
-            name = f"{stem}_{n}{SUFFIX}"
-        used.add(name.casefold())
-        path = fit_path(out, name)
-        write_atomic(path, annotated_bytes(book, master, schedule))
+        name = annotated_name(book, limit)
+        why = writable_name(name, limit)
+        if not why:
+            stem = name[: -len(SUFFIX)]
+            n = 1
+            while name.casefold() in used or (out / name).resolve() in taken:
+                n += 1
+                name = f"{stem}_{n}{SUFFIX}"
+            used.add(name.casefold())
+            try:
+                path = fit_path(out, name)
+                why = writable_name(path.name, limit)
+            except KofuError as exc:
+                why = exc.message
+        if why:
+            book.findings.append(_name_finding(book, why))
+            continue
+        staging.write(path, annotated_bytes(book, master, schedule))
         written.append(path)
     return written

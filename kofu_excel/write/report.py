@@ -21,7 +21,7 @@ from ..contract import (
     RESULT_LABELS,
     SEVERITY_LABELS,
 )
-from .atomic import write_atomic
+from .atomic import Staging, write_atomic
 from .xlsx import (
     HEADER_FILL,
     Styles,
@@ -158,8 +158,12 @@ def report_bytes(files: Sequence[FileResult], master: Master | None = None) -> b
     return build_xlsx(build, title="提出ブックの確認結果")
 
 
-def write_report(path: str | Path, files: Sequence[FileResult], master: Master | None = None) -> Path:
-    """Write the report workbook atomically; returns its path."""
+def write_report(path: str | Path, files: Sequence[FileResult], master: Master | None = None,
+                 staging: Staging | None = None) -> Path:
+    """Write the report workbook atomically (or stage it with other outputs); returns its path."""
     out = Path(path)
-    write_atomic(out, report_bytes(files, master))
+    if staging is not None:
+        staging.write(out, report_bytes(files, master))
+    else:
+        write_atomic(out, report_bytes(files, master))
     return out

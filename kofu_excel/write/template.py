@@ -36,7 +36,7 @@ from ..forms import (
 )
 from ..names import fit_path, safe_name
 from ..refdata import Master, Municipality, Schedule, load_schedule
-from .atomic import write_atomic
+from .atomic import staged
 from .xlsx import (
     HEADER_FILL,
     ClassicFormulaSheet,
@@ -558,9 +558,7 @@ def generate(
         targets: list[Municipality | None] = [None]
     else:
         targets = list(master.select(pref=pref, munis=list(munis) or None))
-    written = []
-    for muni in targets:
-        path = fit_path(out, file_name(kind, muni))
-        write_atomic(path, workbook_bytes(kind, muni, schedule=schedule))
-        written.append(path)
-    return TemplateResult(kind, tuple(written))
+    with staged() as st:  # every workbook, or none of them
+        for muni in targets:
+            st.write(fit_path(out, file_name(kind, muni)), workbook_bytes(kind, muni, schedule=schedule))
+    return TemplateResult(kind, tuple(st.paths))

@@ -18,6 +18,7 @@ version and ``tests/test_xlsx_extensions.py`` fails if any of these changes shap
 from __future__ import annotations
 
 import contextlib
+import math
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -29,7 +30,7 @@ import xlsxwriter.workbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from ..findings import KofuError
+from ..findings import KofuError, jsonable
 from ..forms import FORM_DATE
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
@@ -63,6 +64,14 @@ class ClassicFormulaSheet(Worksheet):
 
     def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
         return formula[1:] if formula.startswith("=") else formula
+
+    def _write_formula(self, row: int, col: int, formula: str, cell_format: Any = None,
+                       value: Any = 0) -> int:
+        # A cached result is a number in the file: never NaN or infinite (a sum over a cell
+        # that held 1e999); Excel computes the formula again on opening.
+        if isinstance(value, float) and not math.isfinite(value):
+            value = ""
+        return super()._write_formula(row, col, formula, cell_format, value)
 
 
 class Styles:
@@ -116,8 +125,10 @@ def write_value(ws: Worksheet, row: int, col: int, value: Any, styles: Styles, *
         return
     if isinstance(value, bool):
         write_text(ws, row, col, "はい" if value else "いいえ", styles, **props)
-    elif isinstance(value, (int, float)):
+    elif isinstance(value, (int, float)) and math.isfinite(value):
         ws.write_number(row, col, value, styles(**props) if props else None)
+    elif isinstance(value, float):  # NaN, ±Infinity: a workbook holds only finite numbers
+        write_text(ws, row, col, jsonable(value), styles, **props)
     elif isinstance(value, datetime):
         ws.write_datetime(row, col, value, styles(**{"num_format": "yyyy/m/d", **props}))
     elif isinstance(value, date):

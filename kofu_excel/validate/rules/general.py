@@ -14,10 +14,12 @@ from .base import rule
 FUTURE_FIELDS = ("population_date", "submitted_on")
 
 
-@rule("E205", "E206", "E207")
+@rule("E205", "E206", "E207", "W407")
 def muni_code(run: Run) -> None:
     """The code's check digit, the master, the prefecture (the first that fails). A failing code
-    stays in ``values``: the merge needs it to name the book."""
+    stays in ``values``: the merge needs it to name the book. The 団体コード cell is the one
+    source of truth for whose book it is (model.muni_code_of); a ``_meta`` that names another
+    municipality (edited, or a form made for a neighbour) is W407."""
     basic = run.frames["basic"]
     names = [f.id for f in basic.spec.table.fields]
     master, pref_code = run.master, run.pref_code
@@ -39,8 +41,11 @@ def muni_code(run: Run) -> None:
             pname = master.prefectures.get(pref_code, pref_code)
             run.add(b, e, "E207", f"{muni.pref_name}{muni.name}の様式です。とりまとめ対象（{pname}）"
                     "の団体ではありません", expected=f"{pname}の団体コード")
-        if not book.muni_code:
-            book.muni_code = code
+        meta = book.meta.get("muni_code", "")
+        if meta and meta != code and muni is not None and is_valid_code(code):  # else E205/E206 say it
+            run.add(b, e, "W407", f"様式の管理情報（_meta シート）の団体コード {meta} と一致しません。"
+                    f"この欄の団体コード {code} の団体のブックとして扱います", severity="warning",
+                    expected=f"様式を作成した団体の団体コード（{meta}）")
 
 
 @rule("E208")
