@@ -152,6 +152,7 @@ def test_symlinks_inside_folders_are_listed_not_followed(tmp_path: Path) -> None
 def test_missing_path_is_reported_not_raised(tmp_path: Path) -> None:
     [item] = collect([tmp_path / "ない.xlsx"])
     assert item.status == "rejected" and "見つかりません" in item.reason
+    assert item.code == "E703"  # the usage code, as on the command line: E101 is an unreadable workbook
 
 
 # --------------------------------------------------------------------------------------------
@@ -753,3 +754,19 @@ def test_settle_compares_decrypted_contents_for_duplicates(tmp_path: Path) -> No
         i.kind, i.muni_code = "plan", "011002"
     settle(items)
     assert [i.status for i in items] == ["accepted", "duplicate"]
+
+
+def test_file_the_os_will_not_read_is_E118_not_an_unreadable_workbook(tmp_path: Path, monkeypatch) -> None:
+    from kofu_excel.intake import walk
+
+    put(tmp_path, "鍵付き.xlsx", xlsx_bytes())
+    real_stat = os.stat
+
+    def denied(path, *a, **k):
+        if str(path).endswith("鍵付き.xlsx"):
+            raise PermissionError(13, "Permission denied")
+        return real_stat(path, *a, **k)
+
+    monkeypatch.setattr(walk.os, "stat", denied)
+    [item] = collect([tmp_path])
+    assert (item.status, item.code) == ("rejected", "E118")

@@ -436,3 +436,22 @@ def test_progress_covers_reading_and_writing(tmp_path, make_sample, master, sche
     assert [d for d, _t in calls] == sorted(d for d, _t in calls)
     assert len({t for _d, t in calls}) == 1
     assert capsys.readouterr() == ("", "")  # the library never prints
+
+
+def test_unknown_rows_of_a_summary_are_their_own_warning_not_a_foreign_workbook(tmp_path, make_sample,
+                                                                                  master, schedule):
+    """E117 means "not our form nor a summary"; rows a summary holds that are not ours are W407."""
+    summaries = tmp_path / "各県"
+    summaries.mkdir()
+    pref_out = summaries / "31_とりまとめ.xlsx"
+    merge(make_sample("plan", pref="31").files[0].parent.glob("*.xlsx"), pref_out,
+          BatchOptions(master=master), schedule=schedule)
+    wb = openpyxl.load_workbook(pref_out)
+    ws = wb["データ"]
+    ws.cell(row=2, column=1).value = "999999"
+    wb.save(pref_out)
+    nat = merge([summaries], tmp_path / "全国.xlsx", BatchOptions(master=master), schedule=schedule,
+                level="national")
+    assert nat.summary is not None
+    codes = [r.finding.code for r in nat.summary.findings if "データ シートの" in r.finding.message]
+    assert codes == ["W407"]

@@ -59,7 +59,7 @@ def test_worker_killed_by_hostile_file_costs_that_file_only(inbox, master, monke
     batch = load_batch([inbox], BatchOptions(master=master))
     by_name = {os.path.basename(it.path): it for it in batch.items}
     assert len(by_name) == len(list(inbox.iterdir()))  # every file accounted for, once
-    assert by_name[victim].status == "rejected" and by_name[victim].code == "E108"
+    assert by_name[victim].status == "rejected" and by_name[victim].code == "E119"
     accepted = [n for n, it in by_name.items() if it.status == "accepted"]
     assert len(accepted) == 11 and victim not in accepted
 

@@ -22,7 +22,7 @@ from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
 __all__ = ["E_MISSING", "E_NOTHING", "E_OUTPUT_IS_INPUT", "ValidationRun", "file_results",
            "validate_paths"]
 
-E_MISSING = "E101"  # a path given on the command line does not exist (as intake says it)
+E_MISSING = "E703"  # a path given does not exist (as intake says it: the usage code)
 
 
 @dataclass
