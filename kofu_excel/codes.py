@@ -86,6 +86,7 @@ _ROWS: tuple[Code, ...] = (
     _code("E208", "error", "未来の日付です"),
     _code("E209", "error", "電話番号・メールアドレスの形式が正しくありません"),
     _code("E210", "error", "「該当なし」は入力できない項目です"),
+    _code("E211", "error", "数字として扱えない文字（丸数字・上付き文字など）があります"),
     # --- across fields ---
     _code("E301", "error", "交付枚数の累計が人口を超えています", form="plan",
           message="この月で累計（交付済枚数を含む）が{cumulative:,}枚となり、住民基本台帳人口（{population:,}人）を超えます"),

@@ -23,6 +23,8 @@ from .base import (
     clean,
     error_norm,
     make_value,
+    odd_digit,
+    odd_digit_error,
     special_of,
     warning_norm,
 )
@@ -218,6 +220,8 @@ def to_phone(raw: object) -> Norm:
         return make_value(_group_phone(d)) if _phone_ok(d) else _E_PHONE
     if t is not str:
         return _E_PHONE
+    if odd := odd_digit(raw):  # type: ignore[arg-type]
+        return odd_digit_error(odd)
     s = clean(raw)  # type: ignore[arg-type]
     special = special_of(s)
     if special is not None:
@@ -272,6 +276,8 @@ def to_code(raw: object) -> Norm:
         return BLANK
     t = type(raw)
     if t is str:
+        if odd := odd_digit(raw):  # type: ignore[arg-type]
+            return odd_digit_error(odd)
         s = raw if len(raw) == 6 and raw.isascii() else clean(raw)  # type: ignore[arg-type]
         if len(s) == 6 and s.isascii() and s.isdigit():
             return make_value(s)
