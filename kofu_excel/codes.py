@@ -132,6 +132,7 @@ _ROWS: tuple[Code, ...] = (
     _code("E708", "error", "余分な指定があります", letter="none"),
     _code("E709", "error", "コマンドの指定が正しくありません", letter="none"),
     _code("E710", "error", "指定されたファイル・フォルダを読み取れません", letter="none"),
+    _code("E711", "error", "出力ファイルの拡張子が、作成するファイルの形式と違います", letter="none"),
     _code("E901", "error", "出力ファイルに書き込めません"),
     _code("E902", "error", "出力ファイルの作成に失敗しました"),
     _code("E903", "error", "出力ファイルが入力ファイルの一つです"),

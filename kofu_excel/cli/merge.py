@@ -20,6 +20,7 @@ from .common import (
     progress_bar,
     schedule_option,
 )
+from .usage import output_file
 
 
 def render(result: MergeResult) -> list[str]:
@@ -47,7 +48,9 @@ def render(result: MergeResult) -> list[str]:
                        "national summary workbook, accounting for every file.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="とりまとめ表（xlsx）の出力先 / the summary workbook to write")
+              callback=output_file(".xlsx"),
+              help="とりまとめ表（xlsx）の出力先。拡張子を省くと .xlsx を付けます / the summary "
+                   "workbook to write (.xlsx added when no extension)")
 @master_option
 @click.option("--pref", help="とりまとめる都道府県（コード 31 / 310000 または名称 鳥取県）。省略時は提出された"
                              "ブックから判定 / prefecture (inferred from the workbooks when omitted)")

@@ -20,6 +20,7 @@ from .common import (
     passwords_option,
     progress_bar,
 )
+from .usage import output_file
 
 _HEAD = {"valid": "OK", "invalid": "NG", "unreadable": "NG（読込不可）", "ignored": "対象外"}
 
@@ -57,8 +58,9 @@ def render(run: ValidationRun) -> list[str]:
                           "Check returned workbooks (files, folders, e-mails, archives) and report every "
                           "finding by file, sheet and cell.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--report", "report", type=click.Path(dir_okay=False),
-              help="確認結果を一覧にしたブック（xlsx）の出力先 / write a report workbook")
+@click.option("--report", "report", type=click.Path(dir_okay=False), callback=output_file(".xlsx"),
+              help="確認結果を一覧にしたブック（xlsx）の出力先。拡張子を省くと .xlsx を付けます"
+                   " / write a report workbook (.xlsx added when no extension)")
 @click.option("--annotate", "annotate", type=click.Path(file_okay=False),
               help="誤りのあるブックごとに、誤りのセルに色とコメントを付けた差し戻し用のブックを作るフォルダ"
                    " / folder for annotated copies to send back")
