@@ -60,7 +60,7 @@ def render(result: MergeResult) -> list[str]:
                    " / prefectural or national summary")
 @passwords_option
 @schedule_option
-@config_option
+@config_option("review", "limits")
 @json_option
 @click.pass_context
 def merge_cmd(ctx: click.Context, paths: tuple[str, ...], out: str, master: str | None,

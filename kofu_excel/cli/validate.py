@@ -69,7 +69,7 @@ def render(run: ValidationRun) -> list[str]:
 @master_option
 @click.option("--pref", help="とりまとめ対象の都道府県（コード 01 または名称）。他の都道府県の団体はエラー"
                              " / only municipalities of this prefecture are valid")
-@config_option
+@config_option("limits")
 @click.pass_context
 def validate_cmd(ctx: click.Context, paths: tuple[str, ...], report: str | None,
                  annotate: str | None, as_json: bool, passwords: str | None, master: str | None,
