@@ -8,8 +8,8 @@ import click
 
 from .. import forms
 from ..contract import STATUS_LABELS, STATUSES
-from ..merge import E_NOTHING, MergeResult, merge
 from ..intake import Item
+from ..merge import E_NOTHING, MergeResult, merge
 from ..model import BatchOptions
 from ..pipeline import read_passwords
 from ..refdata import load_config, load_master, load_schedule
@@ -24,7 +24,6 @@ from .common import (
     schedule_option,
 )
 from .usage import output_file
-
 
 # Statuses explained file by file on the console, as in --json: all but accepted and opened (a
 # mail or zip that opened; its contents are listed themselves).
