@@ -411,3 +411,19 @@ def test_letters_from_a_real_merge(make_sample, tmp_path, master):
         min_row=2, values_only=True)}
     assert {f.muni_code for f in reminders.letters} >= missing
     assert len(missing) == len(master.select(pref="01")) - 8  # monthly reports of 8 only
+
+
+def test_a_form_returned_unfilled_is_asked_for_filled_in_not_listed_cell_by_cell(tmp_path, master):
+    from kofu_excel.codes import render
+
+    blank = Finding("E121", "error", render("E121", "blank", blank=200, filled=0), muni_code=OTARU,
+                    figures={"blank": 200, "filled": 0})
+    path = write_summary(tmp_path / "s.xlsx", [(blank, "plan", "受信/小樽市_計画.xlsx")], master,
+                         missing=[(OTARU, "plan")])
+    for kwargs in ({}, {"missing": True}):
+        result = render_letters(path, tmp_path / f"out{len(kwargs)}", fmt="md", date=DATE, **kwargs)
+        text = letter_text(result, OTARU)
+        assert "記入されていない状態で、受理できませんでした" in text
+        assert "記入の上、改めて提出してください" in text
+        assert "ほか" not in text and "上記の箇所を修正" not in text
+        assert text.count("様式が記入されていません") == 1
