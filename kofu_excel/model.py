@@ -146,19 +146,25 @@ class FileResult(HasFindings):
     muni_code: str
     status: str  # valid | invalid | unreadable | ignored
     findings: tuple[Finding, ...]
+    # An invalid workbook that a later accepted submission of the same municipality and form
+    # settles (settle.py): why it is no longer an open problem. Empty otherwise.
+    settled: str = ""
 
     @property
     def label(self) -> str:
         return f"{self.path} > {self.member}" if self.member else self.path
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "path": self.path, "member": self.member, "kind": self.kind,
             "muni_code": self.muni_code, "status": self.status,
             "errors": [{"code": f.code, "severity": f.severity, "sheet": f.sheet, "cell": f.cell,
                         "field": f.field, "value": jsonable(f.value), "message": f.message}
                        for f in self.findings],
         }
+        if self.settled:
+            doc["settled"] = self.settled
+        return doc
 
 
 Progress = Callable[[int, int], None]

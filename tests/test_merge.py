@@ -455,3 +455,31 @@ def test_unknown_rows_of_a_summary_are_their_own_warning_not_a_foreign_workbook(
     assert nat.summary is not None
     codes = [r.finding.code for r in nat.summary.findings if "データ シートの" in r.finding.message]
     assert codes == ["W407"]
+
+
+def test_a_rejected_workbook_corrected_by_a_later_resubmission_is_settled(tmp_path, make_sample, master,
+                                                                           schedule):
+    import os
+
+    clean = make_sample("plan", pref=PREF)
+    bad = make_sample("plan", pref=PREF, errors=True)
+    inbox = tmp_path / "受信"
+    inbox.mkdir()
+    first_bad = next(p for p in bad.files if p.name.startswith(REMOVED[0]))
+    old = inbox / ("1回目_" + first_bad.name)
+    shutil.copy(first_bad, old)
+    new = inbox / ("訂正_" + first_bad.name)
+    shutil.copy(next(p for p in clean.files if p.name.startswith(REMOVED[0])), new)
+    os.utime(old, (1_000_000, 1_000_000))
+    os.utime(new, (2_000_000, 2_000_000))
+    res = merge([inbox], tmp_path / "out.xlsx", BatchOptions(master=master), schedule=schedule)
+    by_name = {Path(it.path).name: it for it in res.items}
+    assert by_name[new.name].status == "accepted"
+    settled = by_name[old.name]
+    assert settled.status == "superseded" and settled.code.startswith("E")
+    assert "不受理" in settled.reason and new.name in settled.reason and "解決済み" in settled.reason
+    assert res.exit_code == 0 and REMOVED[0] not in res.missing
+    assert res.summary is not None and (("plan", REMOVED[0]) not in res.summary.rejected)
+    assert not [r for r in res.summary.findings if r.finding.severity == "error"]
+    intake = {Path(r[0]).name: r for r in sheet_rows(tmp_path / "out.xlsx", "取込記録")[1:] if r[0]}
+    assert "解決済み" in " ".join(str(c) for c in intake[old.name])

@@ -41,6 +41,8 @@ def render(run: ValidationRun) -> list[str]:
     lines = []
     for fr in run.files:
         lines.append(_headline(fr))
+        if fr.settled:
+            lines.append(f"  解決済：{fr.settled}")
         for f in fr.findings:
             lines.append(f"  {f.code} {f.message}")
     counts = {s: sum(1 for fr in run.files if fr.status == s) for s in _HEAD}

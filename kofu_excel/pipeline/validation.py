@@ -39,7 +39,8 @@ class ValidationRun:
 
     @property
     def all_valid(self) -> bool:
-        return all(fr.status in ("valid", "ignored") for fr in self.files)
+        """Every workbook valid, or settled by a later accepted resubmission."""
+        return all(fr.status in ("valid", "ignored") or fr.settled for fr in self.files)
 
     def to_json(self) -> dict[str, Any]:
         return {"files": [fr.to_json() for fr in self.files]}
@@ -60,8 +61,9 @@ def file_results(batch: Batch) -> list[FileResult]:
         book = books.get(i)
         if book is not None:
             status = book.status if book.status in ("valid", "invalid", "unreadable") else "valid"
+            settled = it.reason if it.status == "superseded" and it.code else ""
             out.append(FileResult(book.file, book.member, book.kind, book.muni_code, status,
-                                  tuple(book.findings)))
+                                  tuple(book.findings), settled))
         elif it.status == "ignored":
             out.append(_item_result(it, "ignored", "warning"))
         elif it.status == "rejected":
@@ -97,5 +99,9 @@ def validate_paths(
             raise KofuError(E_OUTPUT_IS_INPUT, f"出力先 {report} は入力ファイルです。別の名前を指定してください")
         run.report = write_report(report, run.files, master)
     if annotate is not None:
-        run.annotated = write_annotated(batch.books, annotate, master, inputs=sorted(found))
+        # Nothing to send back for a workbook a later accepted resubmission already settled.
+        open_books = [b for b in batch.books
+                      if not (batch.items[b.item_index].status == "superseded"
+                              and batch.items[b.item_index].code)]
+        run.annotated = write_annotated(open_books, annotate, master, inputs=sorted(found))
     return run
