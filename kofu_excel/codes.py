@@ -75,6 +75,9 @@ _ROWS: tuple[Code, ...] = (
     _code("E118", "error", "ファイル・フォルダを読み取れません（アクセス権限などを確認してください）"),
     _code("E119", "error", "読み込み中に処理が異常終了しました（ファイルの内容が不正な可能性があります）"),
     _code("E120", "error", "管轄外または名簿にない団体の様式です", letter="not_ours"),
+    # Always "ignored", never an error: listed so that every file is accounted for (stamp.py).
+    _code("E122", "warning", "kofu-excel が作成したファイルです（提出されたファイルではありません）",
+          letter="none"),
     # One finding for the whole book instead of one E201/E306/E308 per blank cell.
     _code("E121", "error", "様式が記入されていません（白紙またはほとんど未記入）",
           variants={"blank": "様式が記入されていません（入力が必要な {blank:,} か所がすべて空欄です）。"

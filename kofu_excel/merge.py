@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import forms, periods
+from . import forms, periods, stamp
 from .contract import STATUSES
 from .findings import Finding, KofuError
 from .model import NA, BatchOptions, Book, Progress, muni_code_of
@@ -139,13 +139,16 @@ def merge(
     steps = _StepCounter(options.progress)
     batch = load_batch(paths, dataclasses.replace(options, master=master, pref=pref_code or None,
                                                   progress=steps.reading))
-    _refuse_input(out, [Path(it.path) for it in batch.items])
     items, books = batch.items, batch.books
     if level == "prefecture":
         for b in books:
             it = items[b.item_index]
             if b.kind == SUMMARY_KIND and it.status in ("accepted", "superseded"):
-                it.status, it.code, it.reason = "ignored", "", R_SUMMARY_AT_PREF
+                it.status, it.code = "ignored", stamp.E_OWN
+                it.reason = f"{stamp.reason(b.own or 'summary')}。{R_SUMMARY_AT_PREF}"
+    # The toolkit's own earlier outputs (this summary of an earlier run, reports, unfilled
+    # templates) may be written over: a rerun with the output inside the inbox works.
+    _refuse_input(out, [Path(it.path) for it in items if it.code != stamp.E_OWN])
 
     accepted = [b for b in books if items[b.item_index].status == "accepted"]
     municipal = [b for b in accepted if b.kind in KINDS]

@@ -89,6 +89,9 @@ class Book(HasFindings):
     tidy: list[tuple[str, str, str, str, str, Any]] = field(default_factory=list)
     # Normalised cells per table, made ahead of validation (validate.prepare) and consumed by it.
     prepared: dict[str, Any] = field(default_factory=dict, repr=False)
+    # What the toolkit itself wrote, unchanged since (stamp.py): summary, report, template,
+    # annotated; "" for a submission.
+    own: str = ""
 
     # Books cross process boundaries (pipeline/pool.py): the cells of a form go as a plain list of
     # values in catalog order plus the few cells found elsewhere, ~5x cheaper than 246 tuples.

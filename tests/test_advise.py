@@ -281,7 +281,8 @@ def test_user_template_folder_overrides_package(summary, tmp_path):
         "{% for letter in letters %}独自様式 {{ letter.muni_name }} {{ letter.items|length }}\n{% endfor %}",
         encoding="utf-8")
     result = render_letters(summary, tmp_path / "out", fmt="md", date=DATE, templates_dir=mine)
-    assert letter_text(result, HAKODATE) == "独自様式 函館市 2\n"
+    # The stamp follows the user's own text: a letter saved in an inbox is still set aside.
+    assert letter_text(result, HAKODATE) == "独自様式 函館市 2\n<!-- generator: kofu-excel -->\n"
     # overriding the shared wording alone changes every format; the layouts still come from us
     wording = resources.files("kofu_excel.letters").joinpath("templates").joinpath("_wording.j2").read_text(encoding="utf-8")
     (mine / "advice.md.j2").unlink()

@@ -99,7 +99,8 @@ def test_text_output_gives_every_reason_the_json_gives(tmp_path, make_sample, ma
     not_accepted = [i for i in doc["inputs"] if i["status"] not in ("accepted", "opened")]
     assert len(not_accepted) == 2
     for i in not_accepted:
-        assert f"対象外 {i['path']}：{i['reason']}" in text
+        code = f"{i['code']} " if i["code"] else ""
+        assert f"対象外 {i['path']}：{code}{i['reason']}" in text
 
 
 def test_text_output_groups_a_reason_shared_by_many_files(tmp_path, make_sample):

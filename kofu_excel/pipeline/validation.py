@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from kofu_excel import stamp
 from kofu_excel.findings import Finding, KofuError
 from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, FileResult
@@ -59,7 +60,9 @@ def file_results(batch: Batch) -> list[FileResult]:
     out: list[FileResult] = []
     for i, it in enumerate(batch.items):
         book = books.get(i)
-        if book is not None:
+        if book is not None and book.own and it.status != "ignored":  # a summary: not validated
+            it.status, it.code, it.reason = "ignored", stamp.E_OWN, stamp.reason(book.own)
+        if book is not None and it.status != "ignored":
             status = book.status if book.status in ("valid", "invalid", "unreadable") else "valid"
             settled = it.reason if it.status == "superseded" and it.code else ""
             out.append(FileResult(book.file, book.member, book.kind, book.muni_code, status,
@@ -93,7 +96,8 @@ def validate_paths(
     run = ValidationRun(batch, file_results(batch))
     if run.nothing_found:
         return run
-    found = {Path(it.path).resolve() for it in batch.items}
+    # The toolkit's own earlier outputs may be written over (a rerun); a submission never.
+    found = {Path(it.path).resolve() for it in batch.items if it.code != stamp.E_OWN}
     if report is not None:
         if Path(report).resolve() in found:
             raise KofuError(E_OUTPUT_IS_INPUT, f"出力先 {report} は入力ファイルです。別の名前を指定してください")
