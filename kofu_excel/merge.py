@@ -47,7 +47,8 @@ from .summary import (
 
 __all__ = ["E_NOTHING", "E_OUTPUT_IS_INPUT", "E_PREF", "MergeResult", "merge"]
 
-E_PREF = "E905"  # the prefecture cannot be told (several among the inputs) or --pref is misused
+E_PREF = "E905"  # the prefecture cannot be told (several prefectures among the inputs)
+E_OPTIONS = "E709"  # options that cannot go together (--level national with --pref): usage
 
 LEVELS = ("prefecture", "national")
 SUMMARY_KIND = "summary"
@@ -118,8 +119,8 @@ def merge(
     same numbers a sum over the summary's データ sheet gives. ``missing``: codes of the scope
     with no accepted workbook of a form collected in this batch.
 
-    Raises :class:`KofuError` E903 when ``out`` is one of the inputs, E905 for an ambiguous or
-    misused prefecture, E901/E902 when the output cannot be written.
+    Raises :class:`KofuError` E903 when ``out`` is one of the inputs, E905 for an ambiguous
+    prefecture, E709 for --pref with the national level, E901/E902 when the output cannot be written.
     ``options.progress(done, total)`` covers reading the workbooks and writing the summary.
     """
     if level not in LEVELS:
@@ -130,7 +131,7 @@ def merge(
     schedule = schedule if schedule is not None else load_schedule(None)
     config = config if config is not None else load_config(None)
     if level == "national" and pref is not None:
-        raise KofuError(E_PREF, "全国のとりまとめ（--level national）では --pref は指定できません")
+        raise KofuError(E_OPTIONS, "全国のとりまとめ（--level national）では --pref は指定できません")
     pref_code = master.pref(pref) if pref is not None else ""
     out = Path(out)
     paths = [p if isinstance(p, Stored) else Path(p) for p in paths]

@@ -82,7 +82,8 @@ def test_cli_merge_national_with_pref_is_bad_usage(tmp_path, make_sample):
     res = CliRunner().invoke(merge_cmd, [str(inbox), "-o", str(tmp_path / "n.xlsx"),
                                          "--level", "national", "--pref", PREF])
     assert res.exit_code == 2
-    assert res.stderr.startswith("E905: ")
+    # A usage mistake (options that cannot go together), not "the prefecture cannot be told".
+    assert res.stderr.startswith("E709: ")
 
 
 def test_text_output_gives_every_reason_the_json_gives(tmp_path, make_sample, master, schedule):
