@@ -98,3 +98,18 @@ def test_batch_pauses_gc_and_restores_it_even_on_error(master, tmp_path):
     assert seen == [False] and gc.isenabled()
     load_batch([tmp_path], BatchOptions(master=master))
     assert gc.isenabled()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the patched reader reaches workers by fork")
+def test_the_worker_crash_test_passes_without_a_fatal_error_dump():
+    """CI output looks green when green: the deliberate abort prints no faulthandler stacks."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests/test_parallel.py", "-k", "worker_killed_by_hostile_file"],
+                         cwd=root, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Fatal Python error" not in res.stdout + res.stderr
