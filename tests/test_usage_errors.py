@@ -157,6 +157,17 @@ def test_an_output_file_named_as_another_kind_is_E711_in_every_command(here, arg
     assert line.startswith("E711: ") and ".xlsx のように指定してください" in line
 
 
+@pytest.mark.parametrize("args", [
+    ("advise", "様式.xlsx", "-o", "督促.docx"),
+    ("template", "--kind", "plan", "--pref", "31", "-o", "配布用.xlsx"),
+    ("validate", "受信", "--annotate", "差し戻し.xlsx"),
+    ("sample", "--kind", "plan", "-o", "記入例.xlsx"),
+])
+def test_an_output_folder_named_like_a_file_is_E711_in_every_command(here, args):
+    line = usage_line(here, *args)
+    assert line.startswith("E711: ") and "フォルダを指定してください" in line
+
+
 def test_an_output_file_without_extension_is_written_as_xlsx(tmp_path, make_sample):
     inbox = make_sample("plan", pref="31").files[0].parent
     res = CliRunner().invoke(main, ["merge", str(inbox), "-o", str(tmp_path / "out" / "summary")])

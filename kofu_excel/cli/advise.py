@@ -16,7 +16,7 @@ from .common import (
     master_option,
     progress_bar,
 )
-from .usage import parse_date_option
+from .usage import output_folder, parse_date_option
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
@@ -30,6 +30,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
                         "workbook: one file per municipality plus one combined file for printing.")
 @click.argument("summary", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              callback=output_folder,
               help="出力先フォルダ / output folder")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="docx", show_default=True,
               help="文書の形式（docx=Word、html=印刷用HTML、md=Markdown） / output format")

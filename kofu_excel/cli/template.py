@@ -8,6 +8,7 @@ from .. import forms
 from ..refdata import load_master, load_schedule
 from ..write.template import generate
 from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
+from .usage import output_folder
 
 
 @command("template", help="提出様式（Excel）を作成します。団体ごとに記入済みのブック、または白紙の様式を1つ作成します。\n\n"
@@ -21,6 +22,7 @@ from .common import command, echo_json, json_option, kind_option, master_option,
 @click.option("--muni", multiple=True, help="団体コード（複数指定可） / municipality code, repeatable")
 @click.option("--blank", is_flag=True, help="団体を特定しない白紙の様式を1つ作成 / one generic blank workbook")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              callback=output_folder,
               help="出力先フォルダ / output folder")
 @json_option
 def template_cmd(kind: str, master: str | None, schedule: str | None, pref: str | None,

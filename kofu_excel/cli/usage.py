@@ -152,6 +152,24 @@ def output_file(suffix: str) -> Any:
     return check
 
 
+# A folder named like a file would be a trap (``-o 文書.docx`` making a folder of that name).
+FILE_LIKE_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".docx", ".doc", ".md",
+                                ".html", ".htm", ".pdf", ".txt", ".zip", ".json"})
+
+
+def output_folder(ctx: click.Context | None, param: click.Parameter | None, value: Any) -> Any:
+    """A click callback for an output folder's option: a new folder named like a file
+    (``-o 督促.docx``) is E711; an existing folder of any name is used as it is."""
+    if value is None:
+        return None
+    text = os.fsdecode(value)
+    ext = os.path.splitext(text.rstrip("/\\"))[1]
+    if ext.lower() in FILE_LIKE_SUFFIXES and not os.path.isdir(text):
+        raise UsageFault(E_OUTPUT_NAME, f"{_subject(param)}にはファイルではなくフォルダを指定してください"
+                                        f"（指定された値：{text}。拡張子 {ext} の付かない名前にしてください）", ctx)
+    return value
+
+
 DATE_SPELLINGS = "YYYY-MM-DD（例 2020-04-20）、2020/4/20、2020年4月20日、令和2年4月20日、R2.4.20"
 
 

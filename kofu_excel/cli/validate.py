@@ -20,7 +20,7 @@ from .common import (
     passwords_option,
     progress_bar,
 )
-from .usage import output_file
+from .usage import output_file, output_folder
 
 _HEAD = {"valid": "OK", "invalid": "NG", "unreadable": "NG（読込不可）", "ignored": "対象外"}
 
@@ -64,6 +64,7 @@ def render(run: ValidationRun) -> list[str]:
               help="確認結果を一覧にしたブック（xlsx）の出力先。拡張子を省くと .xlsx を付けます"
                    " / write a report workbook (.xlsx added when no extension)")
 @click.option("--annotate", "annotate", type=click.Path(file_okay=False),
+              callback=output_folder,
               help="誤りのあるブックごとに、誤りのセルに色とコメントを付けた差し戻し用のブックを作るフォルダ"
                    " / folder for annotated copies to send back")
 @json_option
