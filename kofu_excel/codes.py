@@ -78,6 +78,8 @@ _ROWS: tuple[Code, ...] = (
     # Always "ignored", never an error: listed so that every file is accounted for (stamp.py).
     _code("E122", "warning", "kofu-excel が作成したファイルです（提出されたファイルではありません）",
           letter="none"),
+    # Not E117 (a workbook that is not ours): a file that is no workbook to take in at all.
+    _code("E123", "warning", "取込対象外のファイルです（ブック以外のファイル、一時ファイルなど）", letter="none"),
     # One finding for the whole book instead of one E201/E306/E308 per blank cell.
     _code("E121", "error", "様式が記入されていません（白紙またはほとんど未記入）",
           variants={"blank": "様式が記入されていません（入力が必要な {blank:,} か所がすべて空欄です）。"

@@ -109,3 +109,10 @@ def test_cli_a_rejected_workbook_corrected_later_is_settled_not_a_failure(make_s
     doc = json.loads(run(str(tmp_path), "--json").stdout)
     settled = [f for f in doc["files"] if f.get("settled")]
     assert [Path(f["path"]).name for f in settled] == [old.name] and settled[0]["status"] == "invalid"
+
+
+def test_cli_a_file_that_is_no_workbook_is_not_called_a_foreign_workbook(inbox):
+    """E117 means a workbook that is not ours; memo.txt is no workbook at all (E123)."""
+    doc = json.loads(run(str(inbox), "--json").stdout)
+    memo = next(f for f in doc["files"] if f["path"].endswith("memo.txt"))
+    assert memo["status"] == "ignored" and [e["code"] for e in memo["errors"]] == ["E123"]

@@ -47,8 +47,11 @@ class ValidationRun:
         return {"files": [fr.to_json() for fr in self.files]}
 
 
+E_NOT_TAKEN = "E123"  # an ignored file with no code of its own: no workbook to take in
+
+
 def _item_result(it: Item, status: str, severity: str) -> FileResult:
-    reason = Finding(code=it.code or "E117", severity=severity, message=it.reason or "",
+    reason = Finding(code=it.code or (E_NOT_TAKEN if status == "ignored" else "E117"), severity=severity, message=it.reason or "",
                      file=str(it.path), member=it.member, muni_code=it.muni_code or "")
     return FileResult(str(it.path), it.member, it.kind or "", it.muni_code or "", status, (reason,))
 
