@@ -70,9 +70,9 @@ _ROWS: tuple[Code, ...] = (
     _code("E115", "error", "圧縮ファイルの構造が不正です（重複・重なり）"),
     _code("E116", "error", "電子メールの構造が上限を超えています"),
     _code("E117", "error", "本ツールの様式でも、とりまとめ表でもありません"),
-    # E101 is a workbook that cannot be read; a file the OS will not let us read is E118, a
+    # E101 is a workbook that cannot be read; a file the OS will not let us read is E124, a
     # path that does not exist is E703 (as on the command line).
-    _code("E118", "error", "ファイル・フォルダを読み取れません（アクセス権限などを確認してください）"),
+    _code("E124", "error", "ファイル・フォルダを読み取れません（アクセス権限などを確認してください）"),
     _code("E119", "error", "読み込み中に処理が異常終了しました（ファイルの内容が不正な可能性があります）"),
     _code("E120", "error", "管轄外または名簿にない団体の様式です", letter="not_ours"),
     # Always "ignored", never an error: listed so that every file is accounted for (stamp.py).
@@ -123,7 +123,7 @@ _ROWS: tuple[Code, ...] = (
     _code("W404", "warning", "元号の表記を読み替えました"),
     _code("W405", "warning", "マクロ・外部リンク・DDE が含まれています（実行せず、値のみ読み取りました）"),
     _code("W406", "warning", "入力欄に数式があります（保存されていた計算結果を読み取りました）"),
-    _code("W407", "warning", "とりまとめ表のデータ シートに取り込めない行があります"),
+    _code("W408", "warning", "とりまとめ表のデータ シートに取り込めない行があります"),
     # --- reference data and usage (raised as KofuError: cannot proceed) ---
     _code("E501", "error", "団体名簿のファイルを読み込めません"),
     _code("E502", "error", "全体スケジュールのファイルを読み込めません"),

@@ -300,7 +300,7 @@ def _from_summary(book: Book, values: dict[str, dict[str, dict[str, Any]]],
     out: list[FindingRow] = []
     for key, n in sorted(unknown.items()):
         what = f"団体コード {key} は名簿にありません" if key.isdigit() else f"不明な項目 {key} です"
-        f = Finding("W407", "warning", f"データ シートの {n} 行を取り込みませんでした（{what}）",
+        f = Finding("W408", "warning", f"データ シートの {n} 行を取り込みませんでした（{what}）",
                     file=book.file, member=book.member, sheet="データ")
         out.append(FindingRow(f, SUMMARY_KIND, book.label))
     return out

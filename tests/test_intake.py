@@ -756,7 +756,7 @@ def test_settle_compares_decrypted_contents_for_duplicates(tmp_path: Path) -> No
     assert [i.status for i in items] == ["accepted", "duplicate"]
 
 
-def test_file_the_os_will_not_read_is_E118_not_an_unreadable_workbook(tmp_path: Path, monkeypatch) -> None:
+def test_file_the_os_will_not_read_is_E124_not_an_unreadable_workbook(tmp_path: Path, monkeypatch) -> None:
     from kofu_excel.intake import walk
 
     put(tmp_path, "鍵付き.xlsx", xlsx_bytes())
@@ -769,7 +769,7 @@ def test_file_the_os_will_not_read_is_E118_not_an_unreadable_workbook(tmp_path: 
 
     monkeypatch.setattr(walk.os, "stat", denied)
     [item] = collect([tmp_path])
-    assert (item.status, item.code) == ("rejected", "E118")
+    assert (item.status, item.code) == ("rejected", "E124")
 
 
 def test_settle_a_rejected_workbook_corrected_by_a_later_accepted_one_is_settled() -> None:

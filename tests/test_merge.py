@@ -440,7 +440,7 @@ def test_progress_covers_reading_and_writing(tmp_path, make_sample, master, sche
 
 def test_unknown_rows_of_a_summary_are_their_own_warning_not_a_foreign_workbook(tmp_path, make_sample,
                                                                                   master, schedule):
-    """E117 means "not our form nor a summary"; rows a summary holds that are not ours are W407."""
+    """E117 means "not our form nor a summary"; rows a summary holds that are not ours are W408."""
     summaries = tmp_path / "各県"
     summaries.mkdir()
     pref_out = summaries / "31_とりまとめ.xlsx"
@@ -454,7 +454,7 @@ def test_unknown_rows_of_a_summary_are_their_own_warning_not_a_foreign_workbook(
                 level="national")
     assert nat.summary is not None
     codes = [r.finding.code for r in nat.summary.findings if "データ シートの" in r.finding.message]
-    assert codes == ["W407"]
+    assert codes == ["W408"]
 
 
 def test_a_rejected_workbook_corrected_by_a_later_resubmission_is_settled(tmp_path, make_sample, master,
