@@ -71,7 +71,22 @@ _ROWS: tuple[Code, ...] = (
     _code("E116", "error", "電子メールの構造が上限を超えています"),
     _code("E117", "error", "本ツールの様式でも、とりまとめ表でもありません"),
     _code("E118", "error", "フォルダの階層が深すぎます"),
+    # E101 is a workbook that cannot be read; a file the OS will not let us read is E124, a
+    # path that does not exist is E703 (as on the command line).
+    _code("E124", "error", "ファイル・フォルダを読み取れません（アクセス権限などを確認してください）"),
+    _code("E119", "error", "読み込み中に処理が異常終了しました（ファイルの内容が不正な可能性があります）"),
     _code("E120", "error", "管轄外または名簿にない団体の様式です", letter="not_ours"),
+    # Always "ignored", never an error: listed so that every file is accounted for (stamp.py).
+    _code("E122", "warning", "kofu-excel が作成したファイルです（提出されたファイルではありません）",
+          letter="none"),
+    # Not E117 (a workbook that is not ours): a file that is no workbook to take in at all.
+    _code("E123", "warning", "取込対象外のファイルです（ブック以外のファイル、一時ファイルなど）", letter="none"),
+    # One finding for the whole book instead of one E201/E306/E308 per blank cell.
+    _code("E121", "error", "様式が記入されていません（白紙またはほとんど未記入）",
+          variants={"blank": "様式が記入されていません（入力が必要な {blank:,} か所がすべて空欄です）。"
+                              "配布した様式がそのまま送られた可能性があります。記入してから提出してください",
+                    "nearly": "様式がほとんど記入されていません（入力が必要な {blank:,} か所が空欄で、"
+                               "記入されているのは {filled:,} か所です）。記入してから提出してください"}),
     # --- field ---
     _code("E201", "error", "必須項目が未入力です"),
     _code("E202", "error", "値の形式が正しくありません"),
@@ -83,6 +98,7 @@ _ROWS: tuple[Code, ...] = (
     _code("E208", "error", "未来の日付です"),
     _code("E209", "error", "電話番号・メールアドレスの形式が正しくありません"),
     _code("E210", "error", "「該当なし」は入力できない項目です"),
+    _code("E211", "error", "数字として扱えない文字（丸数字・上付き文字など）があります"),
     # --- across fields ---
     _code("E301", "error", "交付枚数の累計が人口を超えています", form="plan",
           message="この月で累計（交付済枚数を含む）が{cumulative:,}枚となり、住民基本台帳人口（{population:,}人）を超えます"),
@@ -109,6 +125,7 @@ _ROWS: tuple[Code, ...] = (
     _code("W405", "warning", "マクロ・外部リンク・DDE が含まれています（実行せず、値のみ読み取りました）"),
     _code("W406", "warning", "入力欄に数式があります（保存されていた計算結果を読み取りました）"),
     _code("W407", "warning", "様式の管理情報（_meta）の団体コードが団体コード欄と一致しません"),
+    _code("W408", "warning", "とりまとめ表のデータ シートに取り込めない行があります"),
     # --- reference data and usage (raised as KofuError: cannot proceed) ---
     _code("E501", "error", "団体名簿のファイルを読み込めません"),
     _code("E502", "error", "全体スケジュールのファイルを読み込めません"),
@@ -130,6 +147,7 @@ _ROWS: tuple[Code, ...] = (
     _code("E708", "error", "余分な指定があります", letter="none"),
     _code("E709", "error", "コマンドの指定が正しくありません", letter="none"),
     _code("E710", "error", "指定されたファイル・フォルダを読み取れません", letter="none"),
+    _code("E711", "error", "出力ファイルの拡張子が、作成するファイルの形式と違います", letter="none"),
     _code("E901", "error", "出力ファイルに書き込めません"),
     _code("E902", "error", "出力ファイルの作成に失敗しました"),
     _code("E903", "error", "出力ファイルが入力ファイルの一つです"),

@@ -84,7 +84,7 @@ def error_codes_md() -> str:
 def help_text(cmd: click.Command, prog: str) -> str:
     """``prog --help`` as a user sees it, at a fixed width."""
     settings = {**cmd.context_settings, "terminal_width": HELP_WIDTH, "max_content_width": HELP_WIDTH}
-    ctx = click.Context(cmd, info_name=prog, **settings)
+    ctx = cmd.context_class(cmd, info_name=prog, **settings)
     return cmd.get_help(ctx)
 
 

@@ -530,5 +530,6 @@ FORMS: dict[str, Form] = {
 KINDS = tuple(FORMS)
 META_SHEET = "_meta"
 META_NAME = "kofu_meta"
-META_KEYS = ("kind", "version", "muni_code", "generated", "fingerprint", "tool")
+# written/digest: the stamp of a form the toolkit wrote unfilled or annotated (stamp.py).
+META_KEYS = ("kind", "version", "muni_code", "generated", "fingerprint", "tool", "written", "digest")
 INSTRUCTIONS_SHEET = "記入要領"

@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import forms, periods
+from . import forms, periods, stamp
 from .contract import STATUSES
 from .findings import Finding, KofuError
 from .model import NA, BatchOptions, Book, Progress, muni_code_of
@@ -48,7 +48,8 @@ from .summary import (
 
 __all__ = ["E_NOTHING", "E_OUTPUT_IS_INPUT", "E_PREF", "MergeResult", "merge"]
 
-E_PREF = "E905"  # the prefecture cannot be told (several among the inputs) or --pref is misused
+E_PREF = "E905"  # the prefecture cannot be told (several prefectures among the inputs)
+E_OPTIONS = "E709"  # options that cannot go together (--level national with --pref): usage
 
 LEVELS = ("prefecture", "national")
 SUMMARY_KIND = "summary"
@@ -123,8 +124,8 @@ def merge(
     ``peak`` names that quarter. ``missing``: codes of the scope
     with no accepted workbook of a form collected in this batch.
 
-    Raises :class:`KofuError` E903 when ``out`` is one of the inputs, E905 for an ambiguous or
-    misused prefecture, E901/E902 when the output cannot be written.
+    Raises :class:`KofuError` E903 when ``out`` is one of the inputs, E905 for an ambiguous
+    prefecture, E709 for --pref with the national level, E901/E902 when the output cannot be written.
     ``options.progress(done, total)`` covers reading the workbooks and writing the summary.
     """
     if level not in LEVELS:
@@ -135,7 +136,7 @@ def merge(
     schedule = schedule if schedule is not None else load_schedule(None)
     config = config if config is not None else load_config(None)
     if level == "national" and pref is not None:
-        raise KofuError(E_PREF, "全国のとりまとめ（--level national）では --pref は指定できません")
+        raise KofuError(E_OPTIONS, "全国のとりまとめ（--level national）では --pref は指定できません")
     pref_code = master.pref(pref) if pref is not None else ""
     out = Path(out)
     paths = [p if isinstance(p, Stored) else Path(p) for p in paths]
@@ -144,13 +145,16 @@ def merge(
     steps = _StepCounter(options.progress)
     batch = load_batch(paths, dataclasses.replace(options, master=master, pref=pref_code or None,
                                                   progress=steps.reading))
-    _refuse_input(out, [Path(it.path) for it in batch.items])
     items, books = batch.items, batch.books
     if level == "prefecture":
         for b in books:
             it = items[b.item_index]
             if b.kind == SUMMARY_KIND and it.status in ("accepted", "superseded"):
-                it.status, it.code, it.reason = "ignored", "", R_SUMMARY_AT_PREF
+                it.status, it.code = "ignored", stamp.E_OWN
+                it.reason = f"{stamp.reason(b.own or 'summary')}。{R_SUMMARY_AT_PREF}"
+    # The toolkit's own earlier outputs (this summary of an earlier run, reports, unfilled
+    # templates) may be written over: a rerun with the output inside the inbox works.
+    _refuse_input(out, [Path(it.path) for it in items if it.code != stamp.E_OWN])
 
     accepted = [b for b in books if items[b.item_index].status == "accepted"]
     municipal = [b for b in accepted if b.kind in KINDS]
@@ -308,7 +312,7 @@ def _from_summary(book: Book, values: dict[str, dict[str, dict[str, Any]]],
     out: list[FindingRow] = []
     for key, n in sorted(unknown.items()):
         what = f"団体コード {key} は名簿にありません" if key.isdigit() else f"不明な項目 {key} です"
-        f = Finding("E117", "warning", f"データ シートの {n} 行を取り込みませんでした（{what}）",
+        f = Finding("W408", "warning", f"データ シートの {n} 行を取り込みませんでした（{what}）",
                     file=book.file, member=book.member, sheet="データ")
         out.append(FindingRow(f, SUMMARY_KIND, book.label))
     return out

@@ -89,6 +89,9 @@ class Book(HasFindings):
     tidy: list[tuple[str, str, str, str, str, Any]] = field(default_factory=list)
     # Normalised cells per table, made ahead of validation (validate.prepare) and consumed by it.
     prepared: dict[str, Any] = field(default_factory=dict, repr=False)
+    # What the toolkit itself wrote, unchanged since (stamp.py): summary, report, template,
+    # annotated; "" for a submission.
+    own: str = ""
 
     # Books cross process boundaries (pipeline/pool.py): the cells of a form go as a plain list of
     # values in catalog order plus the few cells found elsewhere, ~5x cheaper than 246 tuples.
@@ -146,19 +149,25 @@ class FileResult(HasFindings):
     muni_code: str
     status: str  # valid | invalid | unreadable | ignored
     findings: tuple[Finding, ...]
+    # An invalid workbook that a later accepted submission of the same municipality and form
+    # settles (settle.py): why it is no longer an open problem. Empty otherwise.
+    settled: str = ""
 
     @property
     def label(self) -> str:
         return f"{self.path} > {self.member}" if self.member else self.path
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "path": self.path, "member": self.member, "kind": self.kind,
             "muni_code": self.muni_code, "status": self.status,
             "errors": [{"code": f.code, "severity": f.severity, "sheet": f.sheet, "cell": f.cell,
                         "field": f.field, "value": jsonable(f.value), "message": f.message}
                        for f in self.findings],
         }
+        if self.settled:
+            doc["settled"] = self.settled
+        return doc
 
 
 Progress = Callable[[int, int], None]

@@ -365,7 +365,8 @@ def test_user_template_folder_overrides_package(summary, tmp_path):
         "{% for letter in letters %}独自様式 {{ letter.muni_name }} {{ letter.items|length }}\n{% endfor %}",
         encoding="utf-8")
     result = render_letters(summary, tmp_path / "out", fmt="md", date=DATE, templates_dir=mine)
-    assert letter_text(result, HAKODATE) == "独自様式 函館市 2\n"
+    # The stamp follows the user's own text: a letter saved in an inbox is still set aside.
+    assert letter_text(result, HAKODATE) == "独自様式 函館市 2\n<!-- generator: kofu-excel -->\n"
     # overriding the shared wording alone changes every format; the layouts still come from us
     wording = resources.files("kofu_excel.letters").joinpath("templates").joinpath("_wording.j2").read_text(encoding="utf-8")
     (mine / "advice.md.j2").unlink()
@@ -495,3 +496,19 @@ def test_letters_from_a_real_merge(make_sample, tmp_path, master):
         min_row=2, values_only=True)}
     assert {f.muni_code for f in reminders.letters} >= missing
     assert len(missing) == len(master.select(pref="01")) - 8  # monthly reports of 8 only
+
+
+def test_a_form_returned_unfilled_is_asked_for_filled_in_not_listed_cell_by_cell(tmp_path, master):
+    from kofu_excel.codes import render
+
+    blank = Finding("E121", "error", render("E121", "blank", blank=200, filled=0), muni_code=OTARU,
+                    figures={"blank": 200, "filled": 0})
+    path = write_summary(tmp_path / "s.xlsx", [(blank, "plan", "受信/小樽市_計画.xlsx")], master,
+                         missing=[(OTARU, "plan")])
+    for kwargs in ({}, {"missing": True}):
+        result = render_letters(path, tmp_path / f"out{len(kwargs)}", fmt="md", date=DATE, **kwargs)
+        text = letter_text(result, OTARU)
+        assert "記入されていない状態で、受理できませんでした" in text
+        assert "記入の上、改めて提出してください" in text
+        assert "ほか" not in text and "上記の箇所を修正" not in text
+        assert text.count("様式が記入されていません") == 1

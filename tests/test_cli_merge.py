@@ -82,4 +82,32 @@ def test_cli_merge_national_with_pref_is_bad_usage(tmp_path, make_sample):
     res = CliRunner().invoke(merge_cmd, [str(inbox), "-o", str(tmp_path / "n.xlsx"),
                                          "--level", "national", "--pref", PREF])
     assert res.exit_code == 2
-    assert res.stderr.startswith("E905: ")
+    # A usage mistake (options that cannot go together), not "the prefecture cannot be told".
+    assert res.stderr.startswith("E709: ")
+
+
+def test_text_output_gives_every_reason_the_json_gives(tmp_path, make_sample, master, schedule):
+    """Prefectural summaries merged without --level national: the reason shows on the console."""
+    inbox = tmp_path / "各県"
+    inbox.mkdir()
+    for pref in ("31", "32"):
+        merge(make_sample("plan", pref=pref).files[0].parent.glob("*.xlsx"), inbox / f"{pref}.xlsx",
+              BatchOptions(master=master), schedule=schedule)
+    shutil.copy(make_sample("plan", pref="31").files[0], inbox)
+    args = [str(inbox), "-o", str(tmp_path / "out.xlsx"), "--pref", "31"]
+    doc = json.loads(CliRunner().invoke(merge_cmd, [*args, "--json"]).stdout)
+    text = CliRunner().invoke(merge_cmd, args).stdout
+    not_accepted = [i for i in doc["inputs"] if i["status"] not in ("accepted", "opened")]
+    assert len(not_accepted) == 2
+    for i in not_accepted:
+        code = f"{i['code']} " if i["code"] else ""
+        assert f"対象外 {i['path']}：{code}{i['reason']}" in text
+
+
+def test_text_output_groups_a_reason_shared_by_many_files(tmp_path, make_sample):
+    inbox = _inbox(tmp_path, make_sample, broken=False)
+    for n in range(6):
+        (inbox / f"メモ{n}.txt").write_text("対象外", encoding="utf-8")
+    res = CliRunner().invoke(main, ["merge", str(inbox), "-o", str(tmp_path / "out.xlsx")])
+    lines = [ln for ln in res.stdout.splitlines() if "取込対象外のファイル形式です" in ln]
+    assert lines == [f"  対象外 7 件：取込対象外のファイル形式です（{inbox / 'メモ.txt'} ほか 6 件）"]

@@ -90,3 +90,29 @@ def test_cli_writes_report_and_annotated_copies(inbox, tmp_path):
     assert sorted(p.name for p in ann.iterdir()) == sorted(
         p.stem + "_確認結果.xlsx" for p in (inbox / "bad").iterdir())
     assert str(report) in result.stdout
+
+
+def test_cli_a_rejected_workbook_corrected_later_is_settled_not_a_failure(make_sample, tmp_path):
+    import os
+
+    bad = make_sample("plan", pref="31", errors=True).files[0]
+    good = next(p for p in make_sample("plan", pref="31").files if p.name == bad.name)
+    old, new = tmp_path / ("1回目_" + bad.name), tmp_path / ("訂正_" + bad.name)
+    shutil.copy(bad, old)
+    shutil.copy(good, new)
+    os.utime(old, (1_000_000, 1_000_000))
+    os.utime(new, (2_000_000, 2_000_000))
+    res = run(str(tmp_path), "--annotate", str(tmp_path / "差し戻し"))
+    assert res.exit_code == 0, res.output
+    assert "解決済：不受理（" in res.stdout and new.name in res.stdout
+    assert not (tmp_path / "差し戻し").exists() or not list((tmp_path / "差し戻し").iterdir())
+    doc = json.loads(run(str(tmp_path), "--json").stdout)
+    settled = [f for f in doc["files"] if f.get("settled")]
+    assert [Path(f["path"]).name for f in settled] == [old.name] and settled[0]["status"] == "invalid"
+
+
+def test_cli_a_file_that_is_no_workbook_is_not_called_a_foreign_workbook(inbox):
+    """E117 means a workbook that is not ours; memo.txt is no workbook at all (E123)."""
+    doc = json.loads(run(str(inbox), "--json").stdout)
+    memo = next(f for f in doc["files"] if f["path"].endswith("memo.txt"))
+    assert memo["status"] == "ignored" and [e["code"] for e in memo["errors"]] == ["E123"]

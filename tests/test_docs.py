@@ -119,6 +119,57 @@ def test_help_is_japanese_with_an_english_line(prog: str, cmd: click.Command) ->
     assert "-h, --help" in text
 
 
+def _help_at(cmd: click.Command, prog: str, columns: int) -> str:
+    settings = {**cmd.context_settings, "terminal_width": columns, "max_content_width": columns}
+    return cmd.get_help(cmd.context_class(cmd, info_name=prog, **settings))
+
+
+@pytest.mark.parametrize(("prog", "cmd"), _all_commands(), ids=lambda v: v if isinstance(v, str) else "")
+def test_help_wraps_by_display_width_and_never_inside_a_word(prog: str, cmd: click.Command) -> None:
+    from kofu_excel.cli.helpfmt import width
+
+    unwrapped = _help_at(cmd, prog, 100_000)
+    words = set(re.findall(r"[!-~]+", unwrapped))
+    text = docs.help_text(cmd, prog)
+    for line in text.splitlines():
+        assert width(line) <= docs.HELP_WIDTH, f"{prog}: wider than {docs.HELP_WIDTH} columns: {line!r}"
+        assert not re.match(r"\s*[）」、。]", line), f"{prog}: a line starts with closing punctuation: {line!r}"
+        assert not line.rstrip().endswith(("（", "「")), f"{prog}: a line ends with an opening bracket: {line!r}"
+    cut = set(re.findall(r"[!-~]+", text)) - words
+    assert not cut, f"{prog}: words cut in two by wrapping: {cut}"
+    for whole in ("（TOML）", "README.md"):
+        if whole in unwrapped:
+            assert whole in text
+
+
+def test_help_wrapping_keeps_ascii_words_and_brackets_whole() -> None:
+    from kofu_excel.cli.helpfmt import wrap
+
+    text = "確認・助言の基準値、文書の設定を変える設定ファイル（TOML）と README.md を参照"
+    for limit in range(12, 60):
+        lines = wrap(text, limit).splitlines()
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+        assert all("TOML" in ln or "TOM" not in ln for ln in lines)
+        assert all("README.md" in ln or "README" not in ln for ln in lines)
+
+
+def test_config_help_names_only_the_sections_each_command_reads() -> None:
+    def config_help(name: str) -> str:
+        return next(p.help for p in main.commands[name].params if p.name == "config")
+
+    assert "[limits]" in config_help("validate") and "[letters]" not in config_help("validate")
+    assert "[r1]" not in config_help("validate")
+    assert "[letters]" in config_help("advise") and "[limits]" not in config_help("advise")
+    assert "[r1]" not in config_help("advise")
+    assert "[r1]" in config_help("merge") and "[limits]" in config_help("merge")
+    assert "[letters]" not in config_help("merge")
+
+
+def test_help_says_shikuchoson() -> None:
+    for prog, cmd in _all_commands():
+        assert not re.search(r"(?<!区)市町村", docs.help_text(cmd, prog)), prog
+
+
 def test_links_resolve() -> None:
     pages = [ROOT / "README.md", ROOT / "samples" / "README.md", *DOCS.rglob("*.md")]
     for page in pages:

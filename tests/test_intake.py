@@ -152,6 +152,7 @@ def test_symlinks_inside_folders_are_listed_not_followed(tmp_path: Path) -> None
 def test_missing_path_is_reported_not_raised(tmp_path: Path) -> None:
     [item] = collect([tmp_path / "ない.xlsx"])
     assert item.status == "rejected" and "見つかりません" in item.reason
+    assert item.code == "E703"  # the usage code, as on the command line: E101 is an unreadable workbook
 
 
 # --------------------------------------------------------------------------------------------
@@ -753,3 +754,46 @@ def test_settle_compares_decrypted_contents_for_duplicates(tmp_path: Path) -> No
         i.kind, i.muni_code = "plan", "011002"
     settle(items)
     assert [i.status for i in items] == ["accepted", "duplicate"]
+
+
+def test_file_the_os_will_not_read_is_E124_not_an_unreadable_workbook(tmp_path: Path, monkeypatch) -> None:
+    from kofu_excel.intake import walk
+
+    put(tmp_path, "鍵付き.xlsx", xlsx_bytes())
+    real_stat = os.stat
+
+    def denied(path, *a, **k):
+        if str(path).endswith("鍵付き.xlsx"):
+            raise PermissionError(13, "Permission denied")
+        return real_stat(path, *a, **k)
+
+    monkeypatch.setattr(walk.os, "stat", denied)
+    [item] = collect([tmp_path])
+    assert (item.status, item.code) == ("rejected", "E124")
+
+
+def test_settle_a_rejected_workbook_corrected_by_a_later_accepted_one_is_settled() -> None:
+    def rejected(path: str, **kw: object) -> Item:
+        item = _cand(path, path, **kw)
+        item.status, item.code = "rejected", "E203"
+        item.reason = "「交付枚数想定」シート B18：0以上の整数を入力してください（ほか 2 件のエラー）"
+        return item
+
+    items = [
+        rejected("1/当初_誤り.xlsx", mtime=100.0),
+        _cand("2/当初_訂正.xlsx", "ok", mtime=200.0),
+        rejected("3/後から届いた誤り.xlsx", mtime=300.0, muni="012025"),
+        _cand("4/他市.xlsx", "ok2", mtime=100.0, muni="012025"),
+    ]
+    settle(items)
+    old, new, late, other = items
+    assert (new.status, other.status) == ("accepted", "accepted")
+    # Both facts: it was rejected (its code and error), and which submission settled it.
+    assert (old.status, old.code) == ("superseded", "E203")
+    assert "不受理（E203 「交付枚数想定」シート B18" in old.reason and "ほか" not in old.reason
+    assert "2/当初_訂正.xlsx" in old.reason and "解決済み" in old.reason
+    # A rejected workbook LATER than the accepted one is still an open problem.
+    assert late.status == "rejected"
+    before = [(i.status, i.code, i.reason) for i in items]
+    settle(items)
+    assert [(i.status, i.code, i.reason) for i in items] == before

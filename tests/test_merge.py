@@ -579,3 +579,50 @@ def test_national_merge_takes_a_designated_citys_own_workbook_beside_the_summary
     assert nat2.summary.files[("plan", OKAYAMA_CITY)].endswith(city.name)
     data = [r for r in sheet_rows(tmp_path / "national2.xlsx", "データ")[1:] if r[0] == OKAYAMA_CITY]
     assert len(data) == len({(r[1], r[2], r[3], r[4]) for r in data})  # each value once
+
+
+def test_unknown_rows_of_a_summary_are_their_own_warning_not_a_foreign_workbook(tmp_path, make_sample,
+                                                                                  master, schedule):
+    """E117 means "not our form nor a summary"; rows a summary holds that are not ours are W408."""
+    summaries = tmp_path / "各県"
+    summaries.mkdir()
+    pref_out = summaries / "31_とりまとめ.xlsx"
+    merge(make_sample("plan", pref="31").files[0].parent.glob("*.xlsx"), pref_out,
+          BatchOptions(master=master), schedule=schedule)
+    wb = openpyxl.load_workbook(pref_out)
+    ws = wb["データ"]
+    ws.cell(row=2, column=1).value = "999999"
+    wb.save(pref_out)
+    nat = merge([summaries], tmp_path / "全国.xlsx", BatchOptions(master=master), schedule=schedule,
+                level="national")
+    assert nat.summary is not None
+    codes = [r.finding.code for r in nat.summary.findings if "データ シートの" in r.finding.message]
+    assert codes == ["W408"]
+
+
+def test_a_rejected_workbook_corrected_by_a_later_resubmission_is_settled(tmp_path, make_sample, master,
+                                                                           schedule):
+    import os
+
+    clean = make_sample("plan", pref=PREF)
+    bad = make_sample("plan", pref=PREF, errors=True)
+    inbox = tmp_path / "受信"
+    inbox.mkdir()
+    first_bad = next(p for p in bad.files if p.name.startswith(REMOVED[0]))
+    old = inbox / ("1回目_" + first_bad.name)
+    shutil.copy(first_bad, old)
+    new = inbox / ("訂正_" + first_bad.name)
+    shutil.copy(next(p for p in clean.files if p.name.startswith(REMOVED[0])), new)
+    os.utime(old, (1_000_000, 1_000_000))
+    os.utime(new, (2_000_000, 2_000_000))
+    res = merge([inbox], tmp_path / "out.xlsx", BatchOptions(master=master), schedule=schedule)
+    by_name = {Path(it.path).name: it for it in res.items}
+    assert by_name[new.name].status == "accepted"
+    settled = by_name[old.name]
+    assert settled.status == "superseded" and settled.code.startswith("E")
+    assert "不受理" in settled.reason and new.name in settled.reason and "解決済み" in settled.reason
+    assert res.exit_code == 0 and REMOVED[0] not in res.missing
+    assert res.summary is not None and (("plan", REMOVED[0]) not in res.summary.rejected)
+    assert not [r for r in res.summary.findings if r.finding.severity == "error"]
+    intake = {Path(r[0]).name: r for r in sheet_rows(tmp_path / "out.xlsx", "取込記録")[1:] if r[0]}
+    assert "解決済み" in " ".join(str(c) for c in intake[old.name])

@@ -90,6 +90,9 @@ def test_normalise_cases(kind: str, cell: str, expected: str) -> None:
         assert got == NA
     elif expected == "REJECT":
         assert got.state == "error"
+    elif expected.startswith("E"):  # E211:① — this code, and the reason names the character
+        code, char = expected.split(":", 1)
+        assert (got.state, got.code) == ("error", code) and f"「{char}」" in got.reason
     elif expected.startswith("WARN:"):
         assert got.state == "value" and got.code.startswith("W")
         assert got.value == _expected_value(kind, expected[5:])
@@ -423,3 +426,21 @@ def test_a_nan_or_infinite_cell_is_an_e2xx_never_a_blank(name: str, raw: float) 
     the field (a blank would hide it; a text "nan" would pass it on)."""
     n = NORMALISERS[name](raw)
     assert n.state == "error" and n.code.startswith("E2"), n
+
+
+_COMPAT_DIGITS = "①②⑨⑳㉑㊿⑴⒈¹²³⁴₅𝟎𝟗𝟡𝟬𝟶½٣"
+
+
+@given(st.integers(min_value=0, max_value=10**6), st.sampled_from(_COMPAT_DIGITS), st.booleans())
+def test_compatibility_digits_are_named_never_read_as_another_number(n: int, odd: str, front: bool) -> None:
+    typed = f"{odd}{n}" if front else f"{n}{odd}"
+    for fn in (to_int, to_yen, to_month, to_code, to_phone):
+        got = fn(typed)
+        assert (got.state, got.code) == ("error", "E211"), (fn.__name__, typed, got)
+        assert f"「{odd}」" in got.reason
+
+
+def test_fullwidth_digits_stay_digits_everywhere() -> None:
+    assert to_int("１２３").value == 123
+    assert to_code("３１２０１１").value == "312011"
+    assert to_phone("０８５７－２６－２１１１").value == "0857-26-2111"

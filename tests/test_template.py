@@ -356,3 +356,23 @@ def test_cli_output_piped_into_head_ends_quietly(monkeypatch):
     result = CliRunner().invoke(main, ["fields", "--kind", "plan", "--json"])
     assert result.exit_code == 0
     assert "E999" not in result.output
+
+
+def test_cli_template_without_pref_says_it_writes_every_municipality_before_writing(tmp_path, monkeypatch):
+    from kofu_excel.cli import template as cli_template
+    from kofu_excel.write.template import TemplateResult
+
+    said: list[str] = []
+
+    def fake_generate(kind, out_dir, **kw):
+        said.append("generate")  # the notice must already be out when writing starts
+        return TemplateResult(kind, ())
+
+    monkeypatch.setattr(cli_template, "generate", fake_generate)
+    monkeypatch.setattr(cli_template.click, "echo", lambda msg="", err=False, **k: said.append(msg))
+    result = CliRunner().invoke(main, ["template", "--kind", "plan", "-o", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "全 1,741 団体" in said[0] and "--pref" in said[0] and said[1] == "generate"
+    said.clear()
+    CliRunner().invoke(main, ["template", "--kind", "plan", "--pref", "31", "-o", str(tmp_path)])
+    assert said[0] == "generate"

@@ -142,9 +142,38 @@ def test_unknown_options_commands_and_extra_arguments_are_one_line(here):
 
 def test_every_usage_code_is_documented():
     for code in ("E701", "E702", "E703", "E704", "E705", "E706", "E707", "E708", "E709", "E710",
-                 "E906", "E907"):
+                 "E711", "E906", "E907"):
         assert code in CODES
         assert f"| {code} |" in (ROOT / "docs/errors.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("args", [
+    ("merge", "受信", "-o", "out/summary.csv"),
+    ("merge", "受信", "-o", "summary.xls"),
+    ("validate", "受信", "--report", "out/report.csv"),
+])
+def test_an_output_file_named_as_another_kind_is_E711_in_every_command(here, args):
+    line = usage_line(here, *args)
+    assert line.startswith("E711: ") and ".xlsx のように指定してください" in line
+
+
+@pytest.mark.parametrize("args", [
+    ("advise", "様式.xlsx", "-o", "督促.docx"),
+    ("template", "--kind", "plan", "--pref", "31", "-o", "配布用.xlsx"),
+    ("validate", "受信", "--annotate", "差し戻し.xlsx"),
+    ("sample", "--kind", "plan", "-o", "記入例.xlsx"),
+])
+def test_an_output_folder_named_like_a_file_is_E711_in_every_command(here, args):
+    line = usage_line(here, *args)
+    assert line.startswith("E711: ") and "フォルダを指定してください" in line
+
+
+def test_an_output_file_without_extension_is_written_as_xlsx(tmp_path, make_sample):
+    inbox = make_sample("plan", pref="31").files[0].parent
+    res = CliRunner().invoke(main, ["merge", str(inbox), "-o", str(tmp_path / "out" / "summary")])
+    assert res.exit_code in (0, 1), res.output
+    assert (tmp_path / "out" / "summary.xlsx").is_file() and not (tmp_path / "out" / "summary").exists()
+    assert f"出力: {tmp_path / 'out' / 'summary.xlsx'}" in res.stdout
 
 
 @pytest.mark.parametrize("number, text", [

@@ -259,3 +259,39 @@ def test_formula_typed_into_input_cell_warns_W406(make_sample, master):
     validate_books([book], master)
     codes = {(f.code, f.field) for f in book.findings}
     assert ("W406", "basic.department") in codes
+
+
+# --- a form returned unfilled: one problem, one message ---------------------------------------
+
+
+def _template_book(kind: str, master, tmp_path, **values: Any) -> Book:
+    from kofu_excel.write.template import workbook_bytes
+
+    data = workbook_bytes(kind, master.by_code["312011"], values=values or None)
+    return read_book(data, "xlsx", file=str(tmp_path / f"{kind}.xlsx"))
+
+
+@pytest.mark.parametrize("kind", ["plan", "monthly"])
+def test_a_template_returned_blank_is_one_book_level_finding(kind, master, tmp_path):
+    book = _template_book(kind, master, tmp_path)
+    validate_books([book], master)
+    assert [f.code for f in book.findings] == ["E121"]  # not 200 E201 lines
+    f = book.findings[0]
+    assert f.sheet == "" and f.cell == "" and "記入されていません" in f.message
+    assert book.status == "invalid" and f.figures["filled"] == 0 and f.figures["blank"] >= 5
+
+
+def test_a_nearly_unfilled_plan_is_one_finding_and_keeps_its_real_faults(master, tmp_path):
+    book = _template_book("plan", master, tmp_path, **{
+        "basic.department": "市民課", "basic.contact_person": "鳥取 太郎", "basic.email": "a@b",
+    })
+    validate_books([book], master)
+    codes = [f.code for f in book.findings]
+    assert codes[0] == "E121" and "ほとんど記入されていません" in book.findings[0].message
+    assert "E201" not in codes
+    assert "E209" in codes  # the one malformed e-mail address is still its own finding
+
+
+def test_a_mostly_filled_plan_still_lists_each_blank_cell(plan_book, master):
+    blanked = edit(plan_book, basic__department=None, basic__contact_person=None)
+    assert check(blanked, master) == [("E201", "basic.department"), ("E201", "basic.contact_person")]

@@ -16,26 +16,27 @@ from .common import (
     master_option,
     progress_bar,
 )
-from .usage import parse_date_option
+from .usage import output_folder, parse_date_option
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
     return parse_date_option(ctx, param, value)  # 和暦 too, as the workbooks accept (E705)
 
 
-@command("advise", help="とりまとめ表の指摘事項から、市町村あての助言文書を作成します。"
+@command("advise", help="とりまとめ表の指摘事項から、市区町村あての助言文書を作成します。"
                         "--missing では未提出の団体あての督促文書を作成します。"
                         "1団体1ファイルと、印刷用の一括ファイルを出力します。\n\n"
                         "Render advice letters (or, with --missing, reminders) from a summary "
                         "workbook: one file per municipality plus one combined file for printing.")
 @click.argument("summary", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              callback=output_folder,
               help="出力先フォルダ / output folder")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="docx", show_default=True,
               help="文書の形式（docx=Word、html=印刷用HTML、md=Markdown） / output format")
 @click.option("--templates", "templates_dir", type=click.Path(exists=True, file_okay=False),
               help="自作のテンプレートのフォルダ（同名のファイルが内蔵のものに優先） / your template folder")
-@config_option
+@config_option("letters")
 @master_option
 @click.option("--missing", is_flag=True,
               help="助言ではなく、未提出の団体への督促文書を作成 / write reminders to those who have not submitted")

@@ -17,7 +17,7 @@ import click
 
 from ..findings import KofuError
 from ..oserrors import describe
-from . import console, usage
+from . import console, helpfmt, usage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,6 +60,8 @@ def run_main(main: Callable[..., Any], standalone_mode: bool, **kwargs: Any) -> 
 class KofuGroup(click.Group):
     """The ``kofu`` group: its -h/--help explained in Japanese with an English line too."""
 
+    context_class = helpfmt.Context
+
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         return _bilingual_help_option(self, ctx)
 
@@ -78,6 +80,8 @@ class KofuGroup(click.Group):
 
 class KofuCommand(click.Command):
     """A click command that turns the toolkit's errors into a one-line Japanese message."""
+
+    context_class = helpfmt.Context
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -147,10 +151,23 @@ def schedule_option(f: F) -> F:
                         help="国の全体スケジュール（TOML）。省略時は内蔵の値 / national schedule file")(f)
 
 
-def config_option(f: F) -> F:
-    return click.option("--config", type=click.Path(exists=True, dir_okay=False),
-                        help="確認・助言の基準値、文書の設定、取込の上限（[limits]）を変える設定ファイル（TOML）"
-                             " / review thresholds, letter settings and intake limits")(f)
+# What each section of the config file is, as --config's help names it.
+CONFIG_SECTIONS = {
+    "review": ("確認・助言の基準値（[r1]・[r2]・[r3]・[f1]）", "review thresholds"),
+    "letters": ("文書の発信者・連絡先など（[letters]）", "letter settings"),
+    "limits": ("取込の上限（[limits]）", "intake limits"),
+}
+
+
+def config_option(*sections: str) -> Callable[[F], F]:
+    """--config, its help naming only the sections this command reads."""
+    ja = "、".join(CONFIG_SECTIONS[s][0] for s in sections)
+    en = ", ".join(CONFIG_SECTIONS[s][1] for s in sections)
+
+    def decorate(f: F) -> F:
+        return click.option("--config", type=click.Path(exists=True, dir_okay=False),
+                            help=f"{ja}を変える設定ファイル（TOML） / config file: {en}")(f)
+    return decorate
 
 
 def passwords_option(f: F) -> F:

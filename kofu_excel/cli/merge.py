@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
 from .. import forms
 from ..contract import STATUS_LABELS, STATUSES
+from ..intake import Item
 from ..merge import E_NOTHING, MergeResult, merge
 from ..model import BatchOptions
 from ..pipeline import read_passwords
@@ -20,16 +23,39 @@ from .common import (
     progress_bar,
     schedule_option,
 )
+from .usage import output_file
+
+# Statuses explained file by file on the console, as in --json: all but accepted and opened (a
+# mail or zip that opened; its contents are listed themselves).
+EXPLAINED = ("rejected", "superseded", "duplicate", "ignored")
+GROUP_FROM = 3  # this many files with the same status and reason are one line
+
+
+def reasons(items: Sequence[Item]) -> list[str]:
+    """Why each file that was not accepted was not: one line per file, or one per reason when
+    several files share it (「対象外 5 件：取込対象外のファイル形式です（メモ.txt ほか 4 件）」)."""
+    lines = []
+    for status in EXPLAINED:
+        by_reason: dict[str, list[Item]] = {}
+        for it in items:
+            if it.status == status:
+                why = f"{it.code} {it.reason}" if it.code else (it.reason or "")
+                by_reason.setdefault(why, []).append(it)
+        for why, group in by_reason.items():
+            label = STATUS_LABELS[status]
+            if len(group) >= GROUP_FROM:
+                lines.append(f"  {label} {len(group)} 件：{why}（{group[0].where} ほか {len(group) - 1} 件）")
+            else:
+                lines.extend(f"  {label} {it.where}：{why}" for it in group)
+    return lines
 
 
 def render(result: MergeResult) -> list[str]:
-    """The short Japanese account: counts by status, rejected files, missing, the output."""
+    """The short Japanese account: counts by status, why each file was not accepted (as --json
+    says), missing, the output."""
     counts = "、".join(f"{STATUS_LABELS[s]} {result.count(s)} 件" for s in STATUSES
                       if result.count(s) or s in ("accepted", "rejected"))
-    lines = [f"ファイル {len(result.items)} 件：{counts}"]
-    for it in result.items:
-        if it.status == "rejected":
-            lines.append(f"  不受理 {it.where}：{it.code + ' ' if it.code else ''}{it.reason}")
+    lines = [f"ファイル {len(result.items)} 件：{counts}", *reasons(result.items)]
     sm = result.summary
     if sm is not None:
         for kind in sm.kinds:
@@ -47,7 +73,9 @@ def render(result: MergeResult) -> list[str]:
                        "national summary workbook, accounting for every file.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="とりまとめ表（xlsx）の出力先 / the summary workbook to write")
+              callback=output_file(".xlsx"),
+              help="とりまとめ表（xlsx）の出力先。拡張子を省くと .xlsx を付けます / the summary "
+                   "workbook to write (.xlsx added when no extension)")
 @master_option
 @click.option("--pref", help="とりまとめる都道府県（コード 31 / 310000 または名称 鳥取県）。省略時は提出された"
                              "ブックから判定 / prefecture (inferred from the workbooks when omitted)")
@@ -57,7 +85,7 @@ def render(result: MergeResult) -> list[str]:
                    " / prefectural or national summary")
 @passwords_option
 @schedule_option
-@config_option
+@config_option("review", "limits")
 @json_option
 @click.pass_context
 def merge_cmd(ctx: click.Context, paths: tuple[str, ...], out: str, master: str | None,

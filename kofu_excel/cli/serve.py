@@ -21,7 +21,7 @@ from .common import command, config_option
               help="実行ごとの入力・出力・記録を保存するフォルダ（省略時はドキュメントの中の kofu-excel）"
                    " / folder that keeps every run")
 @click.option("--no-browser", is_flag=True, help="ブラウザを自動で開かない / do not open the browser")
-@config_option
+@config_option("review", "letters", "limits")
 @click.pass_context
 def serve_cmd(ctx: click.Context, port: int, workspace: str | None, no_browser: bool, config: str | None) -> None:
     from ..serve.server import run  # the web stack only when serving

@@ -9,7 +9,7 @@ from ..demo.inbox import make_inbox
 from ..demo.sample import make_samples
 from ..refdata import load_master, load_schedule
 from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
-from .usage import E_MISSING_PARAM, E_USAGE, UsageFault, parse_month_option
+from .usage import E_MISSING_PARAM, E_USAGE, UsageFault, output_folder, parse_month_option
 
 
 @command("fields", help="様式の項目一覧（シート・セル・名前付き範囲）を表示します。\n\n"
@@ -37,6 +37,7 @@ def fields_cmd(kind: str, as_json: bool) -> None:
 @master_option
 @schedule_option
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False),
+              callback=output_folder,
               help="出力先フォルダ（--inbox のときは不要） / output folder (not with --inbox)")
 @click.option("--inbox", "inbox_dir", type=click.Path(file_okay=False),
               help="受信箱の例を作るフォルダ（DIR/inbox/、DIR/passwords.txt、DIR/README.md を作成） / "

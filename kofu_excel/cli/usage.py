@@ -16,6 +16,7 @@ E707  an option or command that does not exist
 E708  arguments left over (often a path with a space, not quoted)
 E709  any other usage mistake (options that cannot go together …)
 E710  a file or folder that cannot be read
+E711  an output file named as another kind of file (``-o summary.csv`` for a workbook)
 ====  =====================================================================================
 
 The parameter types of every kofu command (click.Path, click.Choice) are swapped for the
@@ -43,6 +44,7 @@ E_NO_SUCH = "E707"
 E_EXTRA = "E708"
 E_USAGE = "E709"
 E_UNREADABLE = "E710"
+E_OUTPUT_NAME = "E711"
 
 # How arguments (which have no --name) are called in the messages.
 ARGUMENT_NAMES = {
@@ -128,6 +130,44 @@ def japanese_type(t: click.ParamType) -> click.ParamType:
             new.__class__ = ours
             return new
     return t
+
+
+def output_file(suffix: str) -> Any:
+    """A click callback for an output file's option: the file is named as what it is. A name
+    without an extension gets ``suffix`` (``-o out/summary`` → ``out/summary.xlsx``); any other
+    extension (``.csv``, ``.xls``) is E711, since the bytes written would not be that."""
+    def check(ctx: click.Context | None, param: click.Parameter | None, value: Any) -> Any:
+        if value is None:
+            return None
+        text = os.fsdecode(value)
+        head, name = os.path.split(text)
+        stem, ext = os.path.splitext(name)
+        if not ext:
+            return os.path.join(head, name + suffix) if name else text
+        if ext.lower() != suffix:
+            raise UsageFault(E_OUTPUT_NAME, f"{_subject(param)}に指定された「{text}」の拡張子は {ext} ですが、"
+                                            f"作成するのは {suffix} のファイルです。{os.path.join(head, stem + suffix)}"
+                                            " のように指定してください", ctx)
+        return text
+    return check
+
+
+# A folder named like a file would be a trap (``-o 文書.docx`` making a folder of that name).
+FILE_LIKE_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".docx", ".doc", ".md",
+                                ".html", ".htm", ".pdf", ".txt", ".zip", ".json"})
+
+
+def output_folder(ctx: click.Context | None, param: click.Parameter | None, value: Any) -> Any:
+    """A click callback for an output folder's option: a new folder named like a file
+    (``-o 督促.docx``) is E711; an existing folder of any name is used as it is."""
+    if value is None:
+        return None
+    text = os.fsdecode(value)
+    ext = os.path.splitext(text.rstrip("/\\"))[1]
+    if ext.lower() in FILE_LIKE_SUFFIXES and not os.path.isdir(text):
+        raise UsageFault(E_OUTPUT_NAME, f"{_subject(param)}にはファイルではなくフォルダを指定してください"
+                                        f"（指定された値：{text}。拡張子 {ext} の付かない名前にしてください）", ctx)
+    return value
 
 
 DATE_SPELLINGS = "YYYY-MM-DD（例 2020-04-20）、2020/4/20、2020年4月20日、令和2年4月20日、R2.4.20"

@@ -20,6 +20,7 @@ from .common import (
     passwords_option,
     progress_bar,
 )
+from .usage import output_file, output_folder
 
 _HEAD = {"valid": "OK", "invalid": "NG", "unreadable": "NG（読込不可）", "ignored": "対象外"}
 
@@ -40,6 +41,8 @@ def render(run: ValidationRun) -> list[str]:
     lines = []
     for fr in run.files:
         lines.append(_headline(fr))
+        if fr.settled:
+            lines.append(f"  解決済：{fr.settled}")
         for f in fr.findings:
             lines.append(f"  {f.code} {f.message}")
     counts = {s: sum(1 for fr in run.files if fr.status == s) for s in _HEAD}
@@ -57,9 +60,11 @@ def render(run: ValidationRun) -> list[str]:
                           "Check returned workbooks (files, folders, e-mails, archives) and report every "
                           "finding by file, sheet and cell.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--report", "report", type=click.Path(dir_okay=False),
-              help="確認結果を一覧にしたブック（xlsx）の出力先 / write a report workbook")
+@click.option("--report", "report", type=click.Path(dir_okay=False), callback=output_file(".xlsx"),
+              help="確認結果を一覧にしたブック（xlsx）の出力先。拡張子を省くと .xlsx を付けます"
+                   " / write a report workbook (.xlsx added when no extension)")
 @click.option("--annotate", "annotate", type=click.Path(file_okay=False),
+              callback=output_folder,
               help="誤りのあるブックごとに、誤りのセルに色とコメントを付けた差し戻し用のブックを作るフォルダ"
                    " / folder for annotated copies to send back")
 @json_option
@@ -67,7 +72,7 @@ def render(run: ValidationRun) -> list[str]:
 @master_option
 @click.option("--pref", help="とりまとめ対象の都道府県（コード 01 または名称）。他の都道府県の団体はエラー"
                              " / only municipalities of this prefecture are valid")
-@config_option
+@config_option("limits")
 @click.pass_context
 def validate_cmd(ctx: click.Context, paths: tuple[str, ...], report: str | None,
                  annotate: str | None, as_json: bool, passwords: str | None, master: str | None,

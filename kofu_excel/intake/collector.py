@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import stamp
 from ..formats.base import Reject, size_text
 from ..formats.limits import Limits
 from ..formats.ole import OLE_MAGIC, decrypt_ooxml, decrypt_xls, open_ole, xls_is_encrypted
@@ -112,6 +113,8 @@ class Collector:
         if name.lower() == "winmail.dat":
             return [ctx.item(name, "ignored", sha=sha, reason=(
                 "Outlook の TNEF 形式（winmail.dat）です。送信者に添付ファイルを通常の形式で送り直すよう依頼してください"))]
+        if stamp.is_text_letter(data):
+            return [ctx.item(name, "ignored", sha=sha, code=stamp.E_OWN, reason=stamp.reason("letter"))]
         return [ctx.item(name, "ignored", sha=sha, reason=NOT_TARGET)]
 
     def _workbook(self, data: bytes, name: str, ctx: Ctx, sha: str, fmt: str, *,
@@ -152,6 +155,8 @@ class Collector:
         if ext in WORKBOOK_EXTS:
             raise Reject("E101", f"拡張子は {ext} ですが、中身は Excel ブックではありません")
         if kind == "office" or ext != ".zip":
+            if kind == "office" and _docx_letter(data, idx):
+                return [ctx.item(name, "ignored", sha=sha, code=stamp.E_OWN, reason=stamp.reason("letter"))]
             return [ctx.item(name, "ignored", sha=sha, reason=NOT_TARGET)]
         return self._zip_container(data, idx, name, ctx, sha)
 
@@ -281,3 +286,14 @@ def read_passwords(path: str | Path) -> list[str]:
     except UnicodeDecodeError:
         text = raw.decode("cp932", "replace")
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _docx_letter(data: bytes, idx: ZipIndex) -> bool:
+    """A Word letter the toolkit wrote: kofu-excel is the author in its core properties."""
+    core = idx.get("docProps/core.xml")
+    if core is None or core.encrypted or core.file_size > 16_384:
+        return False
+    try:
+        return stamp.DOCX_CREATOR in inflate(data, core)
+    except Reject:
+        return False

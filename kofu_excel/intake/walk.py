@@ -117,9 +117,9 @@ def _disk_item(collector: Collector, f: Found) -> list[Item]:
     name = clean_name(fs_display(os.path.basename(f.display))) or display
     ctx = Ctx(path=display)
     if f.kind == "missing":
-        return [ctx.item(name, "rejected", code="E101", reason="指定されたファイル・フォルダが見つかりません")]
+        return [ctx.item(name, "rejected", code="E703", reason="指定されたファイル・フォルダが見つかりません")]
     if f.kind == "unreadable-dir":
-        return [ctx.item(name, "rejected", code="E101", reason="フォルダの中を読み取れません（アクセス権限を確認してください）")]
+        return [ctx.item(name, "rejected", code="E124", reason="フォルダの中を読み取れません（アクセス権限を確認してください）")]
     if f.kind == "too-deep":
         return [ctx.item(name, "rejected", code=E_TOO_DEEP,
                          reason=f"フォルダの階層が深すぎるため（{MAX_DEPTH} 階層まで）、この中は読み取りません。"
@@ -147,7 +147,7 @@ def _disk_item(collector: Collector, f: Found) -> list[Item]:
             if len(data) > st.st_size:  # growing while we look: read on up to the limit
                 data += fh.read(limits.max_file_bytes + 1 - len(data))
     except OSError:
-        return [ctx.item(name, "rejected", fmt=fmt_guess(name), code="E101",
+        return [ctx.item(name, "rejected", fmt=fmt_guess(name), code="E124",
                          reason="ファイルを読み取れません（アクセス権限などを確認してください）")]
     if len(data) > limits.max_file_bytes:  # grew while we looked
         return [collector.too_big(name, len(data), ctx)]

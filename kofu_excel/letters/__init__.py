@@ -17,6 +17,7 @@ from typing import Any
 from ..findings import KofuError
 from ..names import fit_path
 from ..refdata import Master, ReviewConfig, load_config, load_master
+from ..stamp import LETTER_MARK
 from ..write.atomic import staged
 from .build import (
     DEFAULT_DUE_DAYS,
@@ -197,7 +198,8 @@ def render_letters(
         if fmt == "docx":
             title = f"マイナンバーカード交付円滑化計画（{KIND_WORDS[kind]}）"
             return docx_bytes(text, title, when, name)
-        return text.encode("utf-8")
+        # Stamped, so that a letter saved in an inbox is never taken for a submission.
+        return (text.rstrip("\n") + f"\n{LETTER_MARK}\n").encode("utf-8")
 
     outputs: list[tuple[Path, bytes, Letter]] = []
     for i, lt in enumerate(letters):

@@ -70,6 +70,11 @@ class Item:
     def urgent(self) -> bool:
         return any(e.urgent for e in self.entries)
 
+    @property
+    def unfilled(self) -> bool:
+        """The workbook came back not filled in (E121): the letter asks for the form, filled."""
+        return any(e.code == "E121" for e in self.entries)
+
 
 @dataclass(frozen=True)
 class Letter:
@@ -259,7 +264,9 @@ def build_advice(summary: Summary, master: Master, config: ReviewConfig, when: d
             if kind in rejected:
                 entries, more = _error_entries(rejected[kind])
                 file = next((_file_name(r.file) for r in rejected[kind] if r.file), "")
-                items.append(Item(len(items) + 1, "correct", tuple(entries), ("E",), more=more,
+                # A form returned unfilled: the lead asks for it filled in, no "上記の箇所を修正".
+                asks = () if all(e.code == "E121" for e in entries) else ("E",)
+                items.append(Item(len(items) + 1, "correct", tuple(entries), asks, more=more,
                                   form=FORM_LABELS.get(kind, ""), file=file))
         groups: dict[str, list[SummaryRow]] = {}
         for r in advice:

@@ -97,6 +97,33 @@ def clean(raw: str) -> str:
     return _nfkc(raw).strip(WS)
 
 
+_FULLWIDTH_DIGITS = frozenset("０１２３４５６７８９")
+
+
+def odd_digit(raw: str) -> str:
+    """The first character of ``raw`` that is a digit, or that NFKC turns into digits, without
+    being one of 0–9 or ０–９: ①→1, ㊿→50, ²→2, 𝟗→9, ½→1⁄2, ٣ … NFKC is right for full-width
+    digits only; for these it would silently give a different number ("" when there is none)."""
+    if raw.isascii():
+        return ""
+    for c in raw:
+        if c.isascii() or c in _FULLWIDTH_DIGITS:
+            continue
+        if c.isdigit():  # ², ①, 𝟗, ٣ (other scripts' digits)
+            return c
+        folded = unicodedata.normalize("NFKC", c)
+        if folded != c and any("0" <= d <= "9" for d in folded):
+            return c
+    return ""
+
+
+def odd_digit_error(c: str) -> Norm:
+    """E211 naming the character and what it is (Unicode's name: 'CIRCLED DIGIT ONE')."""
+    name = unicodedata.name(c, f"U+{ord(c):04X}")
+    return error_norm("E211", f"「{c}」（{name}）は数字として読み取れません。丸数字・上付き文字などは使わず、"
+                              "算用数字（0〜9）で入力してください")
+
+
 def special_of(s: str) -> Norm | None:
     """Blank, not-applicable and Excel error values, shared by every type (s is cleaned)."""
     if not s:

@@ -19,6 +19,8 @@ from .base import (
     clean,
     error_norm,
     make_value,
+    odd_digit,
+    odd_digit_error,
     special_of,
     warning_norm,
 )
@@ -120,6 +122,9 @@ def _when_number(x: float, need_day: bool) -> Norm:
 
 
 def _when_text(raw: str, need_day: bool) -> Norm:
+    odd = odd_digit(raw)
+    if odd:
+        return odd_digit_error(odd)
     s = clean(raw)
     special = special_of(s)
     if special is not None:

@@ -19,6 +19,8 @@ from .base import (
     clean,
     error_norm,
     int_value,
+    odd_digit,
+    odd_digit_error,
     special_of,
 )
 
@@ -77,6 +79,9 @@ def _from_real(x: float) -> Norm:
 
 
 def _number_text(raw: str, yen: bool) -> Norm:
+    odd = odd_digit(raw)
+    if odd:
+        return odd_digit_error(odd)
     s = clean(raw)
     if len(s) > 40:
         return _E_NUMBER

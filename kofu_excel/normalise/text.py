@@ -24,6 +24,8 @@ from .base import (
     clean,
     error_norm,
     make_value,
+    odd_digit,
+    odd_digit_error,
     special_of,
     warning_norm,
 )
@@ -219,6 +221,8 @@ def to_phone(raw: object) -> Norm:
         return make_value(_group_phone(d)) if _phone_ok(d) else _E_PHONE
     if t is not str:
         return _E_PHONE
+    if odd := odd_digit(raw):  # type: ignore[arg-type]
+        return odd_digit_error(odd)
     s = clean(raw)  # type: ignore[arg-type]
     special = special_of(s)
     if special is not None:
@@ -273,6 +277,8 @@ def to_code(raw: object) -> Norm:
         return BLANK
     t = type(raw)
     if t is str:
+        if odd := odd_digit(raw):  # type: ignore[arg-type]
+            return odd_digit_error(odd)
         s = raw if len(raw) == 6 and raw.isascii() else clean(raw)  # type: ignore[arg-type]
         if len(s) == 6 and s.isascii() and s.isdigit():
             return make_value(s)

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kofu_excel import forms
+from kofu_excel import forms, stamp
 from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, Book, muni_code_of
 from kofu_excel.refdata import Master, check_digit, load_master
@@ -94,9 +94,19 @@ def load_batch(paths: Iterable[str | Path], options: BatchOptions | None = None)
             book.item_index += base
             prepare(book)  # per-cell normalising while the workers read the next files
             books.append(book)
-    validate_books(books, master, pref=options.pref, today=options.today)
+    # The toolkit's own outputs, unchanged (stamp.py), are listed and set aside, never validated
+    # nor counted; a prefectural summary is left to the caller (the national merge reads it).
+    own = [b for b in books if b.own and b.own != "summary"]
+    for book in own:
+        it = items[book.item_index]
+        it.kind, it.status, it.code, it.reason = book.kind, "ignored", stamp.E_OWN, stamp.reason(book.own)
+        it.data = None
+    validate_books([b for b in books if not b.own or b.own == "summary"], master, pref=options.pref,
+                   today=options.today)
     for book in books:
         it = items[book.item_index]
+        if it.status == "ignored":
+            continue
         it.kind = book.kind
         # One summary per prefecture is kept when settling (not one for the whole batch).
         it.muni_code = _summary_code(book, master) if book.kind == "summary" else muni_code_of(book)

@@ -8,7 +8,7 @@ small batches the pool's start-up does not, and everything stays in this process
 
 A worker that dies (python-calamine aborts the process on some hostile bytes that the
 pre-checks did not foresee) breaks only its pool: its files are taken again one per process,
-and the one that kills its process is rejected with E108. The batch goes on.
+and the one that kills its process is rejected with E119. The batch goes on.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _take_chunk(chunk: Sequence[Any]) -> list[tuple[list[Item], list[Book]]]:
 def _crashed(found: Any) -> tuple[list[Item], list[Book]]:
     name = os.path.basename(str(found.display))
     item = Item(path=str(found.display), member="", name=name, sha256="",
-                fmt=Path(name).suffix.lstrip(".").lower(), status="rejected", code="E108",
+                fmt=Path(name).suffix.lstrip(".").lower(), status="rejected", code="E119",
                 reason=CRASH_REASON)
     return [item], []
 

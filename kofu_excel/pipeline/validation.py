@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from kofu_excel import stamp
 from kofu_excel.findings import Finding, KofuError
 from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, FileResult
@@ -23,7 +24,7 @@ from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
 __all__ = ["E_MISSING", "E_NOTHING", "E_OUTPUT_IS_INPUT", "ValidationRun", "file_results",
            "validate_paths"]
 
-E_MISSING = "E101"  # a path given on the command line does not exist (as intake says it)
+E_MISSING = "E703"  # a path given does not exist (as intake says it: the usage code)
 
 
 @dataclass
@@ -40,14 +41,18 @@ class ValidationRun:
 
     @property
     def all_valid(self) -> bool:
-        return all(fr.status in ("valid", "ignored") for fr in self.files)
+        """Every workbook valid, or settled by a later accepted resubmission."""
+        return all(fr.status in ("valid", "ignored") or fr.settled for fr in self.files)
 
     def to_json(self) -> dict[str, Any]:
         return {"files": [fr.to_json() for fr in self.files]}
 
 
+E_NOT_TAKEN = "E123"  # an ignored file with no code of its own: no workbook to take in
+
+
 def _item_result(it: Item, status: str, severity: str) -> FileResult:
-    reason = Finding(code=it.code or "E117", severity=severity, message=it.reason or "",
+    reason = Finding(code=it.code or (E_NOT_TAKEN if status == "ignored" else "E117"), severity=severity, message=it.reason or "",
                      file=str(it.path), member=it.member, muni_code=it.muni_code or "")
     return FileResult(str(it.path), it.member, it.kind or "", it.muni_code or "", status, (reason,))
 
@@ -59,10 +64,13 @@ def file_results(batch: Batch) -> list[FileResult]:
     out: list[FileResult] = []
     for i, it in enumerate(batch.items):
         book = books.get(i)
-        if book is not None:
+        if book is not None and book.own and it.status != "ignored":  # a summary: not validated
+            it.status, it.code, it.reason = "ignored", stamp.E_OWN, stamp.reason(book.own)
+        if book is not None and it.status != "ignored":
             status = book.status if book.status in ("valid", "invalid", "unreadable") else "valid"
+            settled = it.reason if it.status == "superseded" and it.code else ""
             out.append(FileResult(book.file, book.member, book.kind, book.muni_code, status,
-                                  tuple(book.findings)))
+                                  tuple(book.findings), settled))
         elif it.status == "ignored":
             out.append(_item_result(it, "ignored", "warning"))
         elif it.status == "rejected":
@@ -92,12 +100,17 @@ def validate_paths(
     run = ValidationRun(batch, file_results(batch))
     if run.nothing_found:
         return run
-    found = {Path(it.path).resolve() for it in batch.items}
+    # The toolkit's own earlier outputs may be written over (a rerun); a submission never.
+    found = {Path(it.path).resolve() for it in batch.items if it.code != stamp.E_OWN}
     if report is not None and Path(report).resolve() in found:
         raise KofuError(E_OUTPUT_IS_INPUT, f"出力先 {report} は入力ファイルです。別の名前を指定してください")
     with staged() as st:  # the report and every copy, or none of them
         if annotate is not None:
-            run.annotated = write_annotated(batch.books, annotate, master, inputs=sorted(found),
+            # Nothing to send back for a workbook a later accepted resubmission already settled.
+            open_books = [b for b in batch.books
+                          if not (batch.items[b.item_index].status == "superseded"
+                                  and batch.items[b.item_index].code)]
+            run.annotated = write_annotated(open_books, annotate, master, inputs=sorted(found),
                                             staging=st)
             run.files = file_results(batch)  # with a copy's name that could not be written
         if report is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from .. import forms
+from .. import forms, stamp
 from ..cells import a1
 from ..contract import DATA_SHEET, SUMMARY_KIND
 from ..formats import BROKEN, MULTI, Package, Ref, Unreadable, open_package
@@ -90,9 +90,14 @@ def _read(book: Book, pkg: Package, values: Values) -> None:
     if has_meta:
         book.meta = _read_meta(values, meta_sheet, meta_ref)
     kind = book.meta.get("kind", "")
+    if kind == stamp.REPORT_KIND:  # kofu-validate's report: never a submission
+        book.own = kind
+        return
     # A summary written by the merge may carry a _meta marker of its own; older ones do not.
     if kind == SUMMARY_KIND or (not has_meta and DATA_SHEET in values.sheets):
         read_summary(book, values)
+        if kind == SUMMARY_KIND:  # stamped: a national summary is input to nothing
+            book.own = "national" if book.meta.get("level") == "national" else "summary"
         return
     if not has_meta:
         if pkg.names or _FORM_SHEETS & values.sheets:
@@ -126,6 +131,10 @@ def _read(book: Book, pkg: Package, values: Values) -> None:
     if book.status == "unreadable":
         return
     _read_cells(book, pkg, values, kind, refs)
+    written, written_digest = book.meta.get("written", ""), book.meta.get("digest", "")
+    if written in stamp.WRITTEN_KINDS and written_digest and written_digest == stamp.digest(
+            {cid: rc.value for cid, rc in book.cells.items()}):
+        book.own = written  # as the toolkit wrote it: nobody has typed into it since
     if not book.muni_code:
         raw = book.cells.get("basic.muni_code")
         book.muni_code = code_text(raw.value) if raw else ""

@@ -67,6 +67,42 @@ def validate_books(books: list[Book], master: Master, pref: str | None = None,
         _finish(run)
 
 
+# Findings that only say "this cell is blank": a book made mostly of them was not filled in.
+BLANK_CODES = frozenset({"E201", "E306", "E308"})
+E_UNFILLED = "E121"
+UNFILLED_MIN_BLANK = 5  # fewer blank cells are listed one by one, whatever the share
+UNFILLED_SHARE = 0.1  # filled cells at most this share of (filled + blank) → not filled in
+
+
+def _filled_cells(book: Book, kind: str) -> int:
+    """Cells the municipality wrote something in (not counting what the template pre-fills)."""
+    n = 0
+    for e in forms.catalog(kind):
+        rc = book.cells.get(e.id)
+        if e.spec.prefill or rc is None or rc.value is None:
+            continue
+        if isinstance(rc.value, str) and not rc.value.strip():
+            continue
+        n += 1
+    return n
+
+
+def _unfilled(book: Book, kind: str, found: list[tuple[str, Finding]]) -> Finding | None:
+    """One book-level E121 for a template returned blank or nearly so (one problem, one
+    message: not 200 E201 lines, and a reminder that says so), else None."""
+    blank = sum(1 for _fid, f in found if f.code in BLANK_CODES)
+    if blank < UNFILLED_MIN_BLANK:
+        return None
+    filled = _filled_cells(book, kind)
+    if filled > UNFILLED_SHARE * (filled + blank):
+        return None
+    variant = "blank" if filled == 0 else "nearly"
+    return Finding(code=E_UNFILLED, severity="error",
+                   message=render(E_UNFILLED, variant, blank=blank, filled=filled),
+                   file=book.file, member=book.member, muni_code=book.muni_code,
+                   figures={"blank": blank, "filled": filled})
+
+
 def _finish(run: Run) -> None:
     order = catalog_pos(run.kind)
     for b in run.members:
@@ -74,6 +110,10 @@ def _finish(run: Run) -> None:
         found = [(fid, f) for fid, f in run.found.get(b, [])
                  if run.claimed.get((b, fid), f.code) == f.code]
         found.sort(key=lambda t: (order.get(t[0], len(order)), t[1].severity != "error", t[1].code))
+        unfilled = _unfilled(book, run.kind, found)
+        if unfilled is not None:  # the book's one finding first, then any other real fault
+            book.findings.append(unfilled)
+            found = [(fid, f) for fid, f in found if f.code not in BLANK_CODES]
         book.findings.extend(f for _fid, f in found)
         book.status = "invalid" if book.errors else "valid"
         # One municipality per book, everywhere (--json, messages, report, merge): its cell's.

@@ -135,7 +135,8 @@ def annotated_bytes(book: Book, master: Master | None = None, schedule: Schedule
         raise ValueError(f"not a form workbook: {book.kind!r}")
     muni = master.by_code.get(book.muni_code) if master is not None else None
     return workbook_bytes(book.kind, muni, values=raw_values(book), marks=marks(book),
-                          schedule=schedule, first_sheet=_result_sheet(book, master))
+                          schedule=schedule, first_sheet=_result_sheet(book, master),
+                          written="annotated")
 
 
 def annotated_name(book: Book, limit: int | None = None) -> str:

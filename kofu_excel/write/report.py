@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import forms
+from .. import __version__, forms
 from ..cells import display_width
 from ..contract import (
     KIND_LABELS,
@@ -21,6 +21,7 @@ from ..contract import (
     RESULT_LABELS,
     SEVERITY_LABELS,
 )
+from ..stamp import REPORT_KIND
 from .atomic import Staging, write_atomic
 from .xlsx import (
     HEADER_FILL,
@@ -135,6 +136,16 @@ def _table(wb: xlsxwriter.Workbook, s: Styles, sheet: str, title: str, columns: 
     ws.set_footer("&C&P / &N")
 
 
+def _stamp(wb: xlsxwriter.Workbook, s: Styles) -> None:
+    """The hidden kofu_meta marker: a report found in an inbox is set aside (stamp.py)."""
+    ws = wb.add_worksheet(forms.META_SHEET)
+    for i, (k, v) in enumerate((("kind", REPORT_KIND), ("tool", f"kofu-excel {__version__}"))):
+        write_text(ws, i, 0, k, s)
+        write_text(ws, i, 1, v, s)
+    wb.define_name(forms.META_NAME, f"={forms.META_SHEET}!$A$1:$B$2")
+    ws.hide()
+
+
 def report_bytes(files: Sequence[FileResult], master: Master | None = None) -> bytes:
     """The report workbook as bytes (fresh, deterministic)."""
     counts = {st: sum(1 for fr in files if fr.status == st) for st in RESULT_LABELS}
@@ -153,6 +164,7 @@ def report_bytes(files: Sequence[FileResult], master: Master | None = None) -> b
         _table(wb, s, FINDINGS_SHEET, title, FINDING_COLUMNS, _rows(files, master), "重大度")
         _table(wb, s, FILES_SHEET, "確認したファイル", FILE_COLUMNS, file_rows, "結果",
                number_cols=("エラー", "警告"))
+        _stamp(wb, s)
         wb.worksheets()[0].activate()
 
     return build_xlsx(build, title="提出ブックの確認結果")

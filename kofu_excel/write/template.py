@@ -36,6 +36,7 @@ from ..forms import (
 )
 from ..names import fit_path, safe_name
 from ..refdata import Master, Municipality, Schedule, load_schedule
+from ..stamp import digest
 from .atomic import staged
 from .xlsx import (
     HEADER_FILL,
@@ -137,9 +138,11 @@ class _Writer:
         values: Mapping[str, Any],
         marks: Mapping[str, tuple[str, str]],
         schedule: Schedule,
+        written: str = "",
     ) -> None:
         self.wb, self.s, self.form, self.muni = wb, styles, form, muni
         self.values, self.marks, self.schedule = values, marks, schedule
+        self.written = written
         self.catalog = {(e.table, e.spec.id, e.index): e for e in forms.catalog(form.kind)}
 
     # -- helpers ---------------------------------------------------------------------------
@@ -411,11 +414,16 @@ class _Writer:
             "generated": forms.FORM_DATE,
             "fingerprint": forms.fingerprint(self.form.kind),
             "tool": f"kofu-excel {__version__}",
+            "written": self.written,
+            "digest": digest({e.id: self.values.get(e.id) for e in forms.catalog(self.form.kind)})
+            if self.written else "",
         }
-        for i, key in enumerate(forms.META_KEYS):
+        # The stamp's rows only on a stamped form: a sample's bytes stay as they were.
+        keys = [k for k in forms.META_KEYS if values[k] or k not in ("written", "digest")]
+        for i, key in enumerate(keys):
             ws.write_string(i, 0, key)
             ws.write_string(i, 1, values[key])
-        self.wb.define_name(forms.META_NAME, f"={forms.META_SHEET}!$A$1:$B${len(forms.META_KEYS)}")
+        self.wb.define_name(forms.META_NAME, f"={forms.META_SHEET}!$A$1:$B${len(keys)}")
         ws.protect("")
         ws.hide()
 
@@ -516,15 +524,18 @@ def workbook_bytes(
     marks: Mapping[str, tuple[str, str]] | None = None,
     schedule: Schedule | None = None,
     first_sheet: Callable[[xlsxwriter.Workbook, Styles], None] | None = None,
+    written: str = "",
 ) -> bytes:
     """One workbook of ``kind`` as bytes: pre-filled for ``muni``, with ``values`` (catalog id →
-    raw cell value) in the input cells and ``marks`` on faulty cells."""
+    raw cell value) in the input cells and ``marks`` on faulty cells. ``written`` (template or
+    annotated) stamps it as the toolkit's own output until someone types into it (stamp.py);
+    a sample, filled for validation, is not stamped."""
     form = forms.FORMS[kind]
     all_values = {**prefill_values(kind, muni), **(values or {})}
 
     def build(wb: xlsxwriter.Workbook, styles: Styles) -> None:
         _Writer(wb, styles, form, muni, all_values, marks or {},
-                schedule or load_schedule(None)).write(first_sheet)
+                schedule or load_schedule(None), written).write(first_sheet)
 
     return build_xlsx(build, title=f"マイナンバーカード{form.label}")
 
@@ -560,5 +571,6 @@ def generate(
         targets = list(master.select(pref=pref, munis=list(munis) or None))
     with staged() as st:  # every workbook, or none of them
         for muni in targets:
-            st.write(fit_path(out, file_name(kind, muni)), workbook_bytes(kind, muni, schedule=schedule))
+            st.write(fit_path(out, file_name(kind, muni)), workbook_bytes(kind, muni, schedule=schedule,
+                                                                   written="template"))
     return TemplateResult(kind, tuple(st.paths))
