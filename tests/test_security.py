@@ -254,9 +254,11 @@ def hostile(sample, master, schedule, tmp_path_factory) -> dict[str, Any]:
     values = {**sample_values("plan", muni, schedule, 2019), "basic.email": "メールなし"}
     invalid = workbook_bytes("plan", muni, values=values, schedule=schedule)
     (inbox / "マクロ付き_不備.xlsm").write_bytes(macro_link_dde(invalid))
-    # A _meta naming another municipality of the prefecture than the 団体コード cell does.
+    # A _meta naming another municipality of the prefecture than the 団体コード cell does (of a
+    # municipality none of the damaged copies above is from: an accepted plan would settle them).
     meta_code = sample.files[N_GOOD + 6].name[:6]
-    (inbox / "meta別団体.xlsx").write_bytes(meta_of(plan, meta_code))
+    meta_book = sample.files[N_GOOD + 4]
+    (inbox / "meta別団体.xlsx").write_bytes(meta_of(meta_book.read_bytes(), meta_code))
 
     out = root / "とりまとめ.xlsx"
     merged = CliRunner().invoke(main, ["merge", str(inbox), "-o", str(out), "--pref", PREF, "--json"])
@@ -267,7 +269,7 @@ def hostile(sample, master, schedule, tmp_path_factory) -> dict[str, Any]:
             "merge": json.loads(merged.stdout), "validate": json.loads(validated.stdout),
             "good": [p.name for p in good], "lying": lying, "macro": macro,
             "report": report, "annotated": annotated, "meta_code": meta_code,
-            "cell_code": sample.files[N_GOOD].name[:6]}
+            "cell_code": meta_book.name[:6]}
 
 
 def rows_of(doc: dict[str, Any], file: str) -> list[dict[str, Any]]:
