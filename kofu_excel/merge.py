@@ -44,6 +44,7 @@ from .summary import (
     tidy_index,
     write_summary,
 )
+from .write.guard import InputFiles
 
 __all__ = ["E_NOTHING", "E_OUTPUT_IS_INPUT", "E_PREF", "MergeResult", "merge"]
 
@@ -134,12 +135,13 @@ def merge(
     pref_code = master.pref(pref) if pref is not None else ""
     out = Path(out)
     paths = [p if isinstance(p, Stored) else Path(p) for p in paths]
-    _refuse_input(out, [Path(p) for p in paths])
+    # Before anything is read: the output is none of the files given or found (by device and
+    # inode, whatever the names look like) and a regular file or absent (E903 / E904).
+    InputFiles(paths).refuse([out])
 
     steps = _StepCounter(options.progress)
     batch = load_batch(paths, dataclasses.replace(options, master=master, pref=pref_code or None,
                                                   progress=steps.reading))
-    _refuse_input(out, [Path(it.path) for it in batch.items])
     items, books = batch.items, batch.books
     if level == "prefecture":
         for b in books:
@@ -209,14 +211,6 @@ class _StepCounter:
         if self.progress is not None:
             scale = self.WRITE_STEPS / max(total, 1)
             self.progress(self.read_total + round(done * scale), self.read_total + self.WRITE_STEPS)
-
-
-def _refuse_input(out: Path, inputs: Iterable[Path]) -> None:
-    target = out.resolve()
-    for p in inputs:
-        if p.resolve() == target:
-            raise KofuError(E_OUTPUT_IS_INPUT,
-                            f"出力先 {out} は入力ファイルの一つです。別の名前か別のフォルダを指定してください")
 
 
 def _kinds_in_play(items: Sequence[Item], books: Sequence[Book],

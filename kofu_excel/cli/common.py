@@ -158,6 +158,12 @@ def passwords_option(f: F) -> F:
                              " / password list, one per line")(f)
 
 
+def force_option(f: F) -> F:
+    return click.option("--force", is_flag=True,
+                        help="出力先にある内容の異なる同名のファイルを上書きする（省略時は上書きせずエラー E901）"
+                             " / overwrite existing files that differ")(f)
+
+
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True,
                         help="結果を JSON で標準出力に出す / print the machine-readable result")(f)

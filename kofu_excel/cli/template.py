@@ -7,7 +7,15 @@ import click
 from .. import forms
 from ..refdata import load_master, load_schedule
 from ..write.template import generate
-from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
+from .common import (
+    command,
+    echo_json,
+    force_option,
+    json_option,
+    kind_option,
+    master_option,
+    schedule_option,
+)
 
 
 @command("template", help="提出様式（Excel）を作成します。団体ごとに記入済みのブック、または白紙の様式を1つ作成します。\n\n"
@@ -20,11 +28,12 @@ from .common import command, echo_json, json_option, kind_option, master_option,
 @click.option("--blank", is_flag=True, help="団体を特定しない白紙の様式を1つ作成 / one generic blank workbook")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="出力先フォルダ / output folder")
+@force_option
 @json_option
 def template_cmd(kind: str, master: str | None, schedule: str | None, pref: str | None,
-                 muni: tuple[str, ...], blank: bool, out_dir: str, as_json: bool) -> None:
+                 muni: tuple[str, ...], blank: bool, out_dir: str, force: bool, as_json: bool) -> None:
     result = generate(kind, out_dir, master=None if blank else load_master(master), pref=pref,
-                      munis=muni, blank=blank, schedule=load_schedule(schedule))
+                      munis=muni, blank=blank, schedule=load_schedule(schedule), force=force)
     if as_json:
         echo_json({"kind": kind, "version": forms.FORM_VERSION, "files": [str(p) for p in result.files]})
     else:

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kofu_excel.findings import Finding, KofuError
+from kofu_excel.findings import Finding
 from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, FileResult
 from kofu_excel.refdata import load_master
-from kofu_excel.write.annotate import write_annotated
+from kofu_excel.write.annotate import annotated_paths, write_annotated
+from kofu_excel.write.guard import InputFiles
 from kofu_excel.write.report import write_report
 
 from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
@@ -84,18 +85,19 @@ def validate_paths(
     """
     options = options if options is not None else BatchOptions()
     master = options.master if options.master is not None else load_master(None)
-    inputs = [Path(p).resolve() for p in paths]
-    if report is not None and Path(report).resolve() in inputs:
-        raise KofuError(E_OUTPUT_IS_INPUT, f"出力先 {report} は入力ファイルです。別の名前を指定してください")
+    # Every file given or found, by device and inode (E903), and the outputs regular files or
+    # absent (E904): checked before anything is read or written.
+    inputs = InputFiles(paths)
+    if report is not None:
+        inputs.refuse([report])
     batch = load_batch(paths, replace(options, master=master))
     run = ValidationRun(batch, file_results(batch))
     if run.nothing_found:
         return run
-    found = {Path(it.path).resolve() for it in batch.items}
+    if annotate is not None:  # every copy's path checked before the report is written
+        inputs.refuse(path for _book, path in annotated_paths(batch.books, annotate, inputs))
     if report is not None:
-        if Path(report).resolve() in found:
-            raise KofuError(E_OUTPUT_IS_INPUT, f"出力先 {report} は入力ファイルです。別の名前を指定してください")
         run.report = write_report(report, run.files, master)
     if annotate is not None:
-        run.annotated = write_annotated(batch.books, annotate, master, inputs=sorted(found))
+        run.annotated = write_annotated(batch.books, annotate, master, inputs=inputs)
     return run

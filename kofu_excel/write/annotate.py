@@ -15,7 +15,7 @@ sheet lists both.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from ..findings import Finding
 from ..model import Book
 from ..names import MAX_COMPONENT, component_len, fit_path, safe_name
 from .atomic import write_atomic
+from .guard import InputFiles
 from .report import field_label, row_height
 from .template import ERROR_FILL, WARN_FILL, workbook_bytes
 from .xlsx import HEADER_FILL, Styles, print_a4, write_cell, write_text, write_title
@@ -145,16 +146,15 @@ def annotated_name(book: Book) -> str:
     return safe_name(_BAD_NAME.sub("_", stem)[:120], max_units=MAX_COMPONENT - component_len(SUFFIX)) + SUFFIX
 
 
-def write_annotated(books: Iterable[Book], out_dir: str | Path, master: Master | None = None,
-                    schedule: Schedule | None = None, inputs: Sequence[Path] = ()) -> list[Path]:
-    """An annotated copy of each invalid book in ``out_dir``; returns the paths written.
+def annotated_paths(books: Iterable[Book], out_dir: str | Path,
+                    inputs: InputFiles | None = None) -> list[tuple[Book, Path]]:
+    """Where the annotated copy of each invalid book goes, before anything is written.
 
     Names that would collide (same stem from two e-mails) get ``_2``, ``_3`` …; a name that is
-    one of the ``inputs`` is never overwritten.
+    one of the ``inputs`` (by device and inode) is never overwritten: the next number is taken.
     """
     out = Path(out_dir)
-    taken = {p.resolve() for p in inputs}
-    written: list[Path] = []
+    planned: list[tuple[Book, Path]] = []
     used: set[str] = set()
     for book in books:
         if book.status != "invalid" or book.kind not in forms.FORMS:
@@ -162,11 +162,22 @@ def write_annotated(books: Iterable[Book], out_dir: str | Path, master: Master |
         name = annotated_name(book)
         stem = name[: -len(SUFFIX)]
         n = 1
-        while name.casefold() in used or (out / name).resolve() in taken:
+        while name.casefold() in used or (inputs is not None and fit_path(out, name) in inputs):
             n += 1
             name = f"{stem}_{n}{SUFFIX}"
         used.add(name.casefold())
-        path = fit_path(out, name)
+        planned.append((book, fit_path(out, name)))
+    return planned
+
+
+def write_annotated(books: Iterable[Book], out_dir: str | Path, master: Master | None = None,
+                    schedule: Schedule | None = None, inputs: InputFiles | None = None) -> list[Path]:
+    """An annotated copy of each invalid book in ``out_dir`` (see :func:`annotated_paths`);
+    returns the paths written. E904 before the first copy when a path is not a regular file."""
+    planned = annotated_paths(books, out_dir, inputs)
+    (inputs or InputFiles()).refuse(path for _book, path in planned)
+    written: list[Path] = []
+    for book, path in planned:
         write_atomic(path, annotated_bytes(book, master, schedule))
         written.append(path)
     return written

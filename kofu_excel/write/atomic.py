@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..findings import KofuError
 from ..oserrors import describe
+from .guard import refuse_not_regular
 
 TEMP_PREFIX = ".kofu-tmp-"
 
@@ -44,6 +45,7 @@ def _temp_beside(path: Path) -> Iterator[Path]:
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write bytes to ``path`` via a temp file + fsync + rename: all or nothing."""
     path = Path(path)
+    refuse_not_regular(path)  # never replace a device, FIFO, folder or link (E904)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _temp_beside(path) as tmp:
