@@ -164,6 +164,14 @@ def force_option(f: F) -> F:
                              " / overwrite existing files that differ")(f)
 
 
+def refuse_side_inputs(outputs: Iterable[str | None], *side: str | None) -> None:
+    """E903 when an output is one of the side files (--config, --master …), E904 when it is not
+    a regular file: before anything is read (the library checks the inputs it walks)."""
+    from ..write.guard import InputFiles
+
+    InputFiles([s for s in side if s], walk=False).refuse(o for o in outputs if o)
+
+
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True,
                         help="結果を JSON で標準出力に出す / print the machine-readable result")(f)

@@ -85,6 +85,9 @@ class KofuPath(click.Path):
         if self.allow_dash and text == "-":
             return super().convert(value, param, ctx)
         where = "" if not isinstance(param, click.Option) else f"{_subject(param)}に"
+        if not text:  # `-o ""`: no path at all (Path("") would mean the current folder)
+            raise UsageFault(E_MISSING_PARAM, f"{_subject(param)}に空の値が指定されました。"
+                                              "ファイル・フォルダの名前を指定してください", ctx)
         what = ("ファイル" if not self.dir_okay else "フォルダ" if not self.file_okay
                 else "ファイル・フォルダ")
         if not os.path.lexists(text):
