@@ -136,6 +136,20 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+# Markdown is mostly read rendered to HTML: a cell's "<script>" or "![x](http://…)" must stay
+# text. Entities, not backslashes: the escape is idempotent (a macro's output, already escaped,
+# is printed again by the layout) and plain text is untouched.
+_MD_ESCAPES = {"<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;"}
+_MD_SPECIAL = re.compile("[<>\\[\\]]")
+
+
+def _finalize_md(value: Any) -> Any:
+    value = _finalize(value)
+    if isinstance(value, str):
+        return _MD_SPECIAL.sub(lambda m: _MD_ESCAPES[m.group()], value)
+    return value
+
+
 def make_environment(templates_dir: str | Path | None = None, fmt: str = "html") -> Environment:
     """THE Jinja environment of the letters: a user's folder first (sandboxed), then ours.
 
@@ -162,7 +176,7 @@ def make_environment(templates_dir: str | Path | None = None, fmt: str = "html")
             default_for_string=True,
             default=fmt in MARKUP_FORMATS,
         ),
-        finalize=_finalize,
+        finalize=_finalize if fmt in MARKUP_FORMATS else _finalize_md,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -14,7 +14,7 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
-from ..cells import cell_text
+from ..cells import cell_text, ooxml_unescape
 from ..contract import (
     FINDINGS_COLUMNS,
     FINDINGS_SHEET,
@@ -136,7 +136,9 @@ def _rows(ws: Any, header: Sequence[str], not_ours: Callable[[str], KofuError]) 
     for i, row in enumerate(it):
         if i >= MAX_ROWS:
             raise not_ours(f"シート「{ws.title}」の行が多すぎます")
-        cells = list(row[: len(header)]) + [None] * (len(header) - len(row))
+        # openpyxl leaves OOXML escapes as they are: a CR typed in a cell would be "_x000D_"
+        cells = [ooxml_unescape(c).replace("\r\n", "\n").replace("\r", "\n") if isinstance(c, str) else c
+                 for c in row[: len(header)]] + [None] * (len(header) - len(row))
         if any(c not in (None, "") for c in cells):
             out.append(cells)
     return out

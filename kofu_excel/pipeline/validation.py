@@ -52,14 +52,32 @@ def _item_result(it: Item, status: str, severity: str) -> FileResult:
     return FileResult(str(it.path), it.member, it.kind or "", it.muni_code or "", status, (reason,))
 
 
+R_EMPTY = "中に取込対象のファイルがありません（{reason}）"
+
+
+def _has_members(items: Sequence[Item], i: int) -> bool:
+    """Whether the container at ``items[i]`` lists anything inside (intake lists a container's
+    members right after it)."""
+    it = items[i]
+    prefix = f"{it.member} > " if it.member else ""
+    nxt = items[i + 1] if i + 1 < len(items) else None
+    return nxt is not None and nxt.path == it.path and bool(nxt.member) and nxt.member.startswith(prefix)
+
+
 def file_results(batch: Batch) -> list[FileResult]:
-    """Every file found, in intake order. Containers that opened are left out (their members
-    are listed); containers and workbooks that could not be opened are ``unreadable``."""
+    """Every file found, in intake order: every path given or found has at least one row.
+    Containers that opened are left out when their members are listed; one that held nothing
+    to take in (an e-mail without attachments, or with inline images only) is ``ignored``;
+    containers and workbooks that could not be opened are ``unreadable``."""
     books = {b.item_index: b for b in batch.books}
     out: list[FileResult] = []
     for i, it in enumerate(batch.items):
         book = books.get(i)
-        if book is not None:
+        if it.status == "opened":
+            if not _has_members(batch.items, i):
+                empty = replace(it, reason=R_EMPTY.format(reason=it.reason or "開きました"))
+                out.append(_item_result(empty, "ignored", "warning"))
+        elif book is not None:
             status = book.status if book.status in ("valid", "invalid", "unreadable") else "valid"
             out.append(FileResult(book.file, book.member, book.kind, book.muni_code, status,
                                   tuple(book.findings)))
