@@ -226,5 +226,9 @@ def emit(result: Any, as_json: bool, render: Callable[[Any], Iterable[str]]) -> 
     if as_json:
         echo_json(result.to_json())
         return
+    from ..intake.names import clean_text
+
     for line in render(result):
-        click.echo(line)
+        # Names and cell values quoted in the lines may carry escape sequences or a CR: printed
+        # as plain text, never as terminal commands (JSON escapes them itself).
+        click.echo(clean_text(line))
