@@ -69,12 +69,18 @@ def refuse_not_regular(path: str | os.PathLike[str]) -> None:
                                    "通常のファイルの名前（まだ無い名前か、以前に出力したファイル）を指定してください")
 
 
-def _file_id(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+def _file_id(path: str | os.PathLike[str]) -> tuple[int, int] | tuple[str, str] | None:
+    """(device, inode) of a regular file; where the file system gives no inode (0: some network
+    shares on Windows), its real path, case-folded as the OS compares it."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    if st.st_ino:
+        return (st.st_dev, st.st_ino)
+    return ("path", os.path.normcase(os.path.realpath(path)))
 
 
 class InputFiles:
@@ -82,7 +88,7 @@ class InputFiles:
     the folders given (walked as intake walks them), plus side files (config, master …)."""
 
     def __init__(self, paths: Iterable[str | os.PathLike[str]] = (), walk: bool = True) -> None:
-        self.ids: set[tuple[int, int]] = set()
+        self.ids: set[tuple[int, int] | tuple[str, str]] = set()
         paths = list(paths)
         if walk and paths:
             from ..intake.walk import discover
