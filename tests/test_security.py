@@ -686,7 +686,8 @@ def kofu(*args: str | bytes, timeout: float = 120) -> subprocess.CompletedProces
 def one_line(res: subprocess.CompletedProcess[str] | Result, code: str) -> None:
     """Exit 2 and exactly one Japanese line with the code on stderr."""
     err = res.stderr.strip()
-    assert res.returncode if isinstance(res, subprocess.CompletedProcess) else res.exit_code == 2
+    status = res.returncode if isinstance(res, subprocess.CompletedProcess) else res.exit_code
+    assert status == 2, err
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{code}: ") and JAPANESE.search(lines[0]), err
 
