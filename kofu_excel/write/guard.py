@@ -88,32 +88,47 @@ class InputFiles:
     the folders given (walked as intake walks them), plus side files (config, master …)."""
 
     def __init__(self, paths: Iterable[str | os.PathLike[str]] = (), walk: bool = True) -> None:
-        self.ids: set[tuple[int, int] | tuple[str, str]] = set()
-        paths = list(paths)
-        if walk and paths:
-            from ..intake.walk import discover
+        self._ids: set[tuple[int, int] | tuple[str, str]] | None = None
+        self._paths = list(paths)
+        self._walk = walk
+        self._extra: list[str | os.PathLike[str]] = []
 
-            found: Iterable[str | os.PathLike[str]] = [f.real for f in discover(paths) if f.kind == "file"]
-        else:
-            found = paths
-        self.add(*found)
+    @property
+    def ids(self) -> set[tuple[int, int] | tuple[str, str]]:
+        """Walked when first needed: only an output that already exists can be an input."""
+        if self._ids is None:
+            self._ids = set()
+            found: Iterable[str | os.PathLike[str]] = self._paths
+            if self._walk and self._paths:
+                from ..intake.walk import discover
+
+                found = [f.real for f in discover(self._paths) if f.kind == "file"]
+            self._add(*found, *self._extra)
+        return self._ids
 
     def add(self, *paths: str | os.PathLike[str] | None) -> None:
+        """Side files (a folder: every file under it) read besides the inputs."""
+        given = [p for p in paths if p is not None]
+        if self._ids is None:
+            self._extra.extend(given)
+        else:
+            self._add(*given)
+
+    def _add(self, *paths: str | os.PathLike[str]) -> None:
+        assert self._ids is not None
         for p in paths:
-            if p is None:
-                continue
             if os.path.isdir(p):
                 for root, _dirs, files in os.walk(p):
-                    self.add(*(os.path.join(root, f) for f in files))
+                    self._add(*(os.path.join(root, f) for f in files))
                 continue
             fid = _file_id(p)
             if fid is not None:
-                self.ids.add(fid)
+                self._ids.add(fid)
 
     def __contains__(self, path: object) -> bool:
         if not isinstance(path, (str, os.PathLike)):
             return False
-        fid = _file_id(path)
+        fid = _file_id(path)  # None for an output not there yet: no walk needed
         return fid is not None and fid in self.ids
 
     def refuse(self, outputs: Iterable[str | os.PathLike[str]]) -> None:
