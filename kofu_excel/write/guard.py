@@ -154,7 +154,8 @@ def refuse_different(planned: Sequence[tuple[Path, Callable[[], bytes]]], force:
         data = make()
         built[path] = data
         try:
-            same = Path(path).read_bytes() == data
+            # Sizes first: a large file of the same name is never read in full.
+            same = os.stat(path).st_size == len(data) and Path(path).read_bytes() == data
         except OSError:
             same = False
         if not same:
