@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date, datetime, time
 
@@ -19,6 +20,7 @@ __all__ = [
     "cell_text",
     "col_name",
     "display_width",
+    "ooxml_unescape",
     "range_ref",
     "rowcol",
     "sheet_ref",
@@ -69,6 +71,18 @@ def parse_range(ref: str) -> tuple[str, tuple[int, int, int, int]]:
 def display_width(text: str) -> int:
     """Width in Excel character units: East Asian wide characters count as two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def ooxml_unescape(text: str) -> str:
+    """OOXML's ``_xHHHH_`` escapes decoded, as Excel shows them: a CR typed in a cell is stored
+    as ``_x000D_`` and openpyxl hands that on literally. One pass, so ``_x005F_x000D_`` (a typed
+    "_x000D_") stays "_x000D_"."""
+    if "_x" not in text:
+        return text
+    return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
 def cell_text(v: object) -> str:

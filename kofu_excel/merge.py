@@ -45,6 +45,7 @@ from .summary import (
     tidy_index,
     write_summary,
 )
+from .write.guard import InputFiles, refuse_not_regular
 
 __all__ = ["E_NOTHING", "E_OUTPUT_IS_INPUT", "E_PREF", "MergeResult", "merge"]
 
@@ -140,7 +141,11 @@ def merge(
     pref_code = master.pref(pref) if pref is not None else ""
     out = Path(out)
     paths = [p if isinstance(p, Stored) else Path(p) for p in paths]
-    _refuse_input(out, [Path(p) for p in paths])
+    # Before anything is read: the output is a regular file or absent (E904). Before anything
+    # is written: it is none of the files given or found (E903), by device and inode whatever
+    # the names look like.
+    inputs = InputFiles(paths)
+    refuse_not_regular(out)
 
     steps = _StepCounter(options.progress)
     batch = load_batch(paths, dataclasses.replace(options, master=master, pref=pref_code or None,
@@ -154,7 +159,8 @@ def merge(
                 it.reason = f"{stamp.reason(b.own or 'summary')}。{R_SUMMARY_AT_PREF}"
     # The toolkit's own earlier outputs (this summary of an earlier run, reports, unfilled
     # templates) may be written over: a rerun with the output inside the inbox works.
-    _refuse_input(out, [Path(it.path) for it in items if it.code != stamp.E_OWN])
+    inputs.skip(it.path for it in items if it.code == stamp.E_OWN and not it.member)
+    inputs.refuse([out])
 
     accepted = [b for b in books if items[b.item_index].status == "accepted"]
     municipal = [b for b in accepted if b.kind in KINDS]
@@ -224,14 +230,6 @@ class _StepCounter:
         if self.progress is not None:
             scale = self.WRITE_STEPS / max(total, 1)
             self.progress(self.read_total + round(done * scale), self.read_total + self.WRITE_STEPS)
-
-
-def _refuse_input(out: Path, inputs: Iterable[Path]) -> None:
-    target = out.resolve()
-    for p in inputs:
-        if p.resolve() == target:
-            raise KofuError(E_OUTPUT_IS_INPUT,
-                            f"出力先 {out} は入力ファイルの一つです。別の名前か別のフォルダを指定してください")
 
 
 def _kinds_in_play(items: Sequence[Item], books: Sequence[Book],

@@ -19,6 +19,7 @@ from conftest import convert
 from docx import Document
 from docx.oxml.ns import qn
 from docx.shared import Mm
+from jinja2.sandbox import SandboxedEnvironment
 from test_review import clean_monthly, clean_plan
 
 from kofu_excel import periods
@@ -377,7 +378,7 @@ def test_user_template_folder_overrides_package(summary, tmp_path):
     assert "交付円滑化計画への助言（第1回）" in letter_text(html, HAKODATE)
     # a user's templates run sandboxed
     env = make_environment(mine, "md")
-    assert type(env).__name__ == "SandboxedEnvironment"
+    assert isinstance(env, SandboxedEnvironment)
     assert type(make_environment(None, "md")).__name__ == "Environment"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import io
 import json
 import re
@@ -16,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from kofu_excel.cli import main
-from kofu_excel.demo.inbox import build_inbox, make_inbox
+from kofu_excel.demo.inbox import MANIFEST, build_inbox, make_inbox
 from kofu_excel.refdata import load_master
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +76,12 @@ def test_samples_are_fresh(tmp_path: Path) -> None:
     want, have = _tree(tmp_path), _tree(SAMPLES)
     assert sorted(want) == sorted(have), f"samples/ is stale (other files): run `{REGENERATE}`"
     passwords = [p.encode() for p in (SAMPLES / "passwords.txt").read_text(encoding="utf-8").split()]
+    # The manifest holds each file's SHA-256, which follows zlib's bytes: compared by its names,
+    # and checked against the files it lists.
+    manifest = json.loads(have.pop(MANIFEST))["files"]
+    assert sorted(manifest) == sorted(json.loads(want.pop(MANIFEST))["files"])
+    assert all(hashlib.sha256(have[k]).hexdigest() == v for k, v in manifest.items()), \
+        f"samples/{MANIFEST} is stale: run `{REGENERATE}`"
     stale = sorted(k for k in want if want[k] != have[k]
                    and _canon(want[k], passwords) != _canon(have[k], passwords))
     assert not stale, f"samples/ is stale ({len(stale)} files, e.g. {stale[:3]}): run `{REGENERATE}`"

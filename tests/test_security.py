@@ -17,6 +17,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -783,3 +784,284 @@ def test_1500_nested_folders_reject_only_what_lies_beyond_the_depth_limit(sample
                     if p.is_file():
                         p.unlink()
                 d.rmdir()
+
+
+# --- what the commands write, what else they read, what they print (issue 16) ------------------
+#
+# The threat table of the disk around the inbox: an output path that is an input under another
+# name, or a device, FIFO or link; a folder holding a municipality's own file under the name a
+# command writes; side files (--passwords, --config …) that are devices, FIFOs or huge; names and
+# cells carrying terminal escapes, markup or a CR. Each row: the command run, the code it must
+# give, and the file that must come out unchanged.
+
+KOFU = str(Path(sys.executable).with_name("kofu"))
+CP932_NAME = "312029_米子市_計画.xlsx".encode("cp932")  # a Windows zip unpacked on Linux
+ESCAPE_NAME = "\x1b]0;PWNED\x07\x1b[2J計画.xlsx"
+
+
+def kofu(*args: str | bytes, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """A kofu command in its own process (a FIFO that blocked would hang the test runner
+    otherwise; the timeout only bounds a regression, nothing is timed)."""
+    res = subprocess.run([KOFU, *args], capture_output=True, timeout=timeout, text=True,
+                         errors="surrogateescape")
+    assert "Traceback" not in res.stderr and "E999" not in res.stderr, res.stderr
+    return res
+
+
+def one_line(res: subprocess.CompletedProcess[str] | Result, code: str) -> None:
+    """Exit 2 and exactly one Japanese line with the code on stderr."""
+    err = res.stderr.strip()
+    status = res.returncode if isinstance(res, subprocess.CompletedProcess) else res.exit_code
+    assert status == 2, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{code}: ") and JAPANESE.search(lines[0]), err
+
+
+@pytest.fixture(scope="module")
+def desk(sample, master, schedule, tmp_path_factory) -> dict[str, Any]:
+    """An inbox with a good plan under a cp932 (non-UTF-8) name, one under a name carrying
+    terminal escapes, an invalid plan whose e-mail cell holds markup and a CR, an e-mail without
+    attachments and one with an inline image only; merged once into a summary."""
+    root = tmp_path_factory.mktemp("desk")
+    inbox = root / "受信"
+    inbox.mkdir()
+    cp932 = Path(os.fsdecode(os.fsencode(inbox) + b"/" + CP932_NAME))  # surrogate escapes
+    cp932.write_bytes(sample.files[0].read_bytes())
+    (inbox / ESCAPE_NAME).write_bytes(sample.files[1].read_bytes())
+    muni = master.by_code[sample.files[2].name[:6]]
+    muni = replace(muni, population=sample_population(muni, 2019))
+    values = {**sample_values("plan", muni, schedule, 2019),
+              "basic.email": "<img src=x onerror=alert(1)>\r![x](http://evil.example/x.png)"}
+    (inbox / "不備.xlsx").write_bytes(workbook_bytes("plan", muni, values=values, schedule=schedule))
+    head = "From: a@example.jp\r\nSubject: =?UTF-8?B?5o+Q5Ye6?=\r\nMIME-Version: 1.0\r\n"
+    (inbox / "添付なし.eml").write_bytes((head + "Content-Type: text/plain\r\n\r\n本文のみ\r\n").encode())
+    inline = (head + 'Content-Type: multipart/related; boundary="b"\r\n\r\n--b\r\n'
+              "Content-Type: text/html\r\n\r\n<img src=cid:i1>\r\n--b\r\nContent-Type: image/png\r\n"
+              "Content-ID: <i1>\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+              "iVBORw0KGgo=\r\n--b--\r\n")
+    (inbox / "画像のみ.eml").write_bytes(inline.encode())
+    summary = root / "とりまとめ.xlsx"
+    merged = CliRunner().invoke(main, ["merge", str(inbox), "-o", str(summary), "--pref", PREF, "--json"])
+    assert merged.exit_code == 1, merged.output
+    return {"root": root, "inbox": inbox, "summary": summary, "merge": json.loads(merged.stdout),
+            "cp932": cp932}
+
+
+def _same_file_other_name(desk: dict[str, Any], tmp: Path) -> Path:
+    link = tmp / "別名.xlsx"  # a hard link elsewhere: another name, the same file
+    os.link(desk["cp932"], link)
+    return link
+
+
+# name → (argv after the command, given the desk and a scratch folder; the code; what must not change)
+OUTPUT_THREATS: dict[str, tuple[Callable[[dict[str, Any], Path], list[str]], str]] = {
+    "merge_output_is_an_input_named_in_cp932": (
+        lambda d, t: ["merge", str(d["inbox"]), "-o", str(d["cp932"])], "E903"),
+    "validate_report_is_an_input_named_in_cp932": (
+        lambda d, t: ["validate", str(d["inbox"]), "--report", str(d["cp932"])], "E903"),
+    "merge_output_is_an_input_by_a_hard_link": (
+        lambda d, t: ["merge", str(d["inbox"]), "-o", str(_same_file_other_name(d, t))], "E903"),
+    "merge_output_is_an_input_spelt_otherwise": (
+        lambda d, t: ["merge", str(d["inbox"]), "-o",
+                      str(d["inbox"] / ".." / d["inbox"].name / "." / d["cp932"].name)], "E903"),
+    "merge_output_is_the_password_file": (
+        # named as another kind of file: refused by its name first (E711), never written
+        lambda d, t: ["merge", str(d["inbox"]), "-o", str(t / "pw.txt"), "--passwords", str(t / "pw.txt")],
+        "E711"),
+    "merge_output_is_a_fifo": (lambda d, t: ["merge", str(d["inbox"]), "-o", str(t / "fifo")], "E904"),
+    "validate_report_is_a_fifo": (
+        lambda d, t: ["validate", str(d["inbox"]), "--report", str(t / "fifo")], "E904"),
+    "merge_output_is_a_symlink": (lambda d, t: ["merge", str(d["inbox"]), "-o", str(t / "link.xlsx")], "E904"),
+    "validate_annotated_copy_would_replace_a_fifo": (
+        lambda d, t: ["validate", str(d["inbox"]), "--report", str(t / "r.xlsx"), "--annotate", str(t / "ann")],
+        "E904"),
+    "advise_combined_letter_would_replace_a_fifo": (
+        lambda d, t: ["advise", str(d["summary"]), "-o", str(t / "ann"), "--format", "md"], "E904"),
+}
+
+
+def _scratch(tmp_path: Path) -> Path:
+    (tmp_path / "pw.txt").write_text("secret\n", encoding="utf-8")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "target.xlsx").write_bytes(b"the user's own file")
+    os.symlink(tmp_path / "target.xlsx", tmp_path / "link.xlsx")
+    (tmp_path / "ann").mkdir()
+    os.mkfifo(tmp_path / "ann" / "不備_確認結果.xlsx")
+    os.mkfifo(tmp_path / "ann" / "助言_一括.md")
+    return tmp_path
+
+
+def _disk(*folders: Path) -> dict[str, bytes | str]:
+    out: dict[str, bytes | str] = {}
+    for folder in folders:
+        for root, _dirs, files in os.walk(os.fsencode(folder)):
+            for f in files:
+                p = os.path.join(root, f)
+                regular = os.path.isfile(p) and not os.path.islink(p)
+                with open(p, "rb") if regular else contextlib.nullcontext() as fh:
+                    out[os.fsdecode(p)] = fh.read() if fh else f"special:{os.lstat(p).st_mode:o}"
+    return out
+
+
+@pytest.mark.parametrize("threat", list(OUTPUT_THREATS))
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs and links")
+def test_output_never_replaces_an_input_or_a_special_file(desk, tmp_path, threat):
+    argv, code = OUTPUT_THREATS[threat]
+    scratch = _scratch(tmp_path)
+    args = argv(desk, scratch)
+    before = _disk(desk["inbox"], scratch)
+    res = kofu(*args)
+    one_line(res, code)
+    assert _disk(desk["inbox"], scratch) == before  # exit 2: nothing written, nothing replaced
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mknod needs root")
+def test_merge_refuses_a_character_device_as_output(desk, tmp_path):
+    dev = tmp_path / "mynull"
+    os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
+    one_line(kofu("merge", str(desk["inbox"]), "-o", str(dev)), "E904")
+    assert stat.S_ISCHR(os.lstat(dev).st_mode)
+
+
+@pytest.mark.parametrize("command", ["template", "sample"])
+def test_template_and_sample_never_overwrite_a_different_file_without_force(tmp_path, command):
+    argv = ["template", "--kind", "plan", "--pref", PREF] if command == "template" else \
+        ["sample", "--kind", "plan", "--pref", PREF]
+    out = tmp_path / "out"
+    first = CliRunner().invoke(main, [*argv, "-o", str(out)])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(main, [*argv, "-o", str(out)])  # the same bytes: rewritten, fine
+    assert again.exit_code == 0, again.output
+    returned = sorted(out.iterdir())[1]
+    returned.write_bytes(b"a municipality's filled return")
+    before = _disk(out)
+    res = CliRunner().invoke(main, [*argv, "-o", str(out)])
+    assert res.exit_code == 2 and res.stderr.startswith("E901: ") and returned.name in res.stderr
+    assert "--force" in res.stderr and _disk(out) == before  # nothing written at all
+    forced = CliRunner().invoke(main, [*argv, "-o", str(out), "--force"])
+    assert forced.exit_code == 0 and returned.read_bytes().startswith(b"PK")
+
+
+def test_sample_inbox_deletes_only_what_its_manifest_proves_it_wrote(tmp_path):
+    box = tmp_path / "demo"
+    (box / "inbox").mkdir(parents=True)
+    mine = box / "inbox" / "大事な提出物.xlsx"
+    mine.write_bytes(b"not ours")
+    # The old marker alone (a README that says it was generated) proves nothing.
+    (box / "README.md").write_text("<!-- generated by: kofu sample --inbox -->\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["sample", "--inbox", str(box)])
+    assert res.exit_code == 2 and res.stderr.startswith("E901: ") and mine.read_bytes() == b"not ours"
+    mine.unlink()
+    (box / "README.md").unlink()
+    assert CliRunner().invoke(main, ["sample", "--inbox", str(box)]).exit_code == 0
+    assert CliRunner().invoke(main, ["sample", "--inbox", str(box)]).exit_code == 0  # ours: replaced
+    edited = next((box / "inbox").rglob("*.eml"))
+    edited.write_bytes(edited.read_bytes() + b"\r\n")  # a file of ours, changed since
+    added = box / "inbox" / "計画" / "追加.xlsx"
+    added.write_bytes(b"dropped in by a colleague")
+    before = _disk(box)
+    res = CliRunner().invoke(main, ["sample", "--inbox", str(box)])
+    assert res.exit_code == 2 and res.stderr.startswith("E901: ") and _disk(box) == before
+
+
+def _huge(path: Path) -> Path:
+    with open(path, "wb") as fh:
+        fh.truncate(3 << 30)  # 3 GiB, sparse
+    return path
+
+
+# option → (the argv of a command reading it, the code its file gives)
+SIDE_FILES: dict[str, tuple[Callable[[Path, Path, str], list[str]], str]] = {
+    "--passwords": (lambda inbox, t, f: ["merge", str(inbox), "-o", str(t / "s.xlsx"), "--passwords", f], "E505"),
+    "--config": (lambda inbox, t, f: ["validate", str(inbox), "--config", f], "E503"),
+    "--master": (lambda inbox, t, f: ["template", "--kind", "plan", "-o", str(t / "o"), "--master", f], "E501"),
+    "--schedule": (lambda inbox, t, f: ["merge", str(inbox), "-o", str(t / "s.xlsx"), "--schedule", f], "E502"),
+    "summary": (lambda inbox, t, f: ["advise", f, "-o", str(t / "o")], "E601"),
+}
+SIDE_THREATS = {"dev_zero": lambda t: "/dev/zero", "fifo": lambda t: (os.mkfifo(t / "side.csv"), str(t / "side.csv"))[1],
+                "huge_file": lambda t: str(_huge(t / "side.csv"))}
+
+
+@pytest.mark.parametrize("kind", list(SIDE_THREATS))
+@pytest.mark.parametrize("option", list(SIDE_FILES))
+@pytest.mark.skipif(not os.path.exists("/dev/zero") or not hasattr(os, "mkfifo"), reason="POSIX")
+def test_side_file_that_is_a_device_fifo_or_huge_is_one_line_with_its_code(desk, tmp_path, option, kind):
+    argv, code = SIDE_FILES[option]
+    res = kofu(*argv(desk["inbox"], tmp_path, SIDE_THREATS[kind](tmp_path)))
+    one_line(res, code)
+    assert not (tmp_path / "s.xlsx").exists() and not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_letter_template_that_is_a_fifo_or_huge_is_e602(desk, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    os.mkfifo(mine / "advice.md.j2")
+    one_line(kofu("advise", str(desk["summary"]), "-o", str(tmp_path / "o"), "--format", "md",
+                  "--templates", str(mine)), "E602")
+    (mine / "advice.md.j2").unlink()
+    _huge(mine / "advice.md.j2")
+    one_line(kofu("advise", str(desk["summary"]), "-o", str(tmp_path / "o"), "--format", "md",
+                  "--templates", str(mine)), "E602")
+
+
+@pytest.mark.parametrize("body", [
+    "{% for i in range(10**10) %}x{% endfor %}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "{{ 'x' * 10**10 }}",
+    "{{ 9 ** 999999999 }}",
+    "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}",
+    "{% for i in range(99999) %}{{ 'x' * 9999 }}{% endfor %}",
+])
+def test_user_template_cannot_run_away_e602(desk, tmp_path, body):
+    from kofu_excel.letters import render_letters
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "advice.md.j2").write_text(body, encoding="utf-8")
+    with pytest.raises(KofuError) as err:
+        render_letters(desk["summary"], tmp_path / "o", fmt="md", templates_dir=mine)
+    assert err.value.code == "E602" and JAPANESE.search(err.value.message)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv", [["merge", "IN", "-o", ""], ["validate", "IN", "--report", ""],
+                                  ["validate", "IN", "--annotate", ""], ["advise", "SUM", "-o", ""],
+                                  ["template", "--kind", "plan", "-o", ""], ["merge", "", "-o", "x.xlsx"]])
+def test_empty_path_is_a_usage_line_not_e999(desk, argv):
+    argv = [str(desk["inbox"]) if a == "IN" else str(desk["summary"]) if a == "SUM" else a for a in argv]
+    res = CliRunner().invoke(main, argv)
+    assert res.exit_code == 2 and res.stderr.startswith("E701: ") and "E999" not in res.stderr, res.stderr
+
+
+def test_terminal_escapes_and_control_characters_never_printed(desk):
+    """A file name with OSC/CSI sequences, and a cell with a CR quoted back in a finding."""
+    printed = ""
+    for cmd in (["merge", str(desk["inbox"]), "-o", str(desk["root"] / "x.xlsx"), "--pref", PREF],
+                ["validate", str(desk["inbox"])]):
+        res = CliRunner().invoke(main, cmd)
+        printed += res.stdout + res.stderr
+        doc = json.loads(CliRunner().invoke(main, [*cmd, "--json"]).stdout)
+        paths = [r["path"] for r in doc.get("inputs", doc.get("files", []))]
+        assert any("PWNED" in p for p in paths)
+        assert not any(re.search(r"[\x00-\x1f\x7f-\x9f]", p) for p in paths), paths
+    assert "PWNED" in printed and "evil.example" in printed  # named, and quoted back …
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", printed), repr(printed)  # … as plain text
+
+
+def test_validate_lists_every_email_even_without_workbooks(desk):
+    res = CliRunner().invoke(main, ["validate", str(desk["inbox"]), "--json"])
+    listed = {Path(f["path"]).name for f in json.loads(res.stdout)["files"]}
+    merged = {Path(r["path"]).name for r in desk["merge"]["inputs"]}
+    assert {"添付なし.eml", "画像のみ.eml"} <= listed
+    assert listed == merged  # every path given or found: a row in each command
+
+
+def test_markdown_letters_escape_cell_markup_and_show_a_cr_as_a_line_break(desk, tmp_path):
+    res = CliRunner().invoke(main, ["advise", str(desk["summary"]), "-o", str(tmp_path / "o"),
+                                    "--format", "md", "--date", "2020-04-01"])
+    assert res.exit_code == 0, res.output
+    text = "\n".join(p.read_text(encoding="utf-8") for p in (tmp_path / "o").glob("*.md"))
+    assert "onerror" in text  # the value is quoted back …
+    assert "<img" not in text and "](http" not in text and "![" not in text  # … as text only
+    assert "_x000D_" not in text

@@ -176,6 +176,20 @@ def passwords_option(f: F) -> F:
                              " / password list, one per line")(f)
 
 
+def force_option(f: F) -> F:
+    return click.option("--force", is_flag=True,
+                        help="出力先にある内容の異なる同名のファイルを上書きする（省略時は上書きせずエラー E901）"
+                             " / overwrite existing files that differ")(f)
+
+
+def refuse_side_inputs(outputs: Iterable[str | None], *side: str | None) -> None:
+    """E903 when an output is one of the side files (--config, --master …), E904 when it is not
+    a regular file: before anything is read (the library checks the inputs it walks)."""
+    from ..write.guard import InputFiles
+
+    InputFiles([s for s in side if s], walk=False).refuse(o for o in outputs if o)
+
+
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True,
                         help="結果を JSON で標準出力に出す / print the machine-readable result")(f)
@@ -230,5 +244,9 @@ def emit(result: Any, as_json: bool, render: Callable[[Any], Iterable[str]]) -> 
     if as_json:
         echo_json(result.to_json())
         return
+    from ..intake.names import clean_text
+
     for line in render(result):
-        click.echo(line)
+        # Names and cell values quoted in the lines may carry escape sequences or a CR: printed
+        # as plain text, never as terminal commands (JSON escapes them itself).
+        click.echo(clean_text(line))

@@ -21,6 +21,7 @@ from .common import (
     master_option,
     passwords_option,
     progress_bar,
+    refuse_side_inputs,
     schedule_option,
 )
 from .usage import output_file
@@ -91,6 +92,7 @@ def render(result: MergeResult) -> list[str]:
 def merge_cmd(ctx: click.Context, paths: tuple[str, ...], out: str, master: str | None,
               pref: str | None, level: str, passwords: str | None, schedule: str | None,
               config: str | None, as_json: bool) -> None:
+    refuse_side_inputs([out], master, passwords, schedule, config)
     cfg = load_config(config)
     with progress_bar("とりまとめ中", as_json) as bar:
         options = BatchOptions(master=load_master(master), pref=pref,

@@ -7,7 +7,15 @@ import click
 from .. import forms
 from ..refdata import load_master, load_schedule
 from ..write.template import generate
-from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
+from .common import (
+    command,
+    echo_json,
+    force_option,
+    json_option,
+    kind_option,
+    master_option,
+    schedule_option,
+)
 from .usage import output_folder
 
 
@@ -24,16 +32,17 @@ from .usage import output_folder
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
               callback=output_folder,
               help="出力先フォルダ / output folder")
+@force_option
 @json_option
 def template_cmd(kind: str, master: str | None, schedule: str | None, pref: str | None,
-                 muni: tuple[str, ...], blank: bool, out_dir: str, as_json: bool) -> None:
+                 muni: tuple[str, ...], blank: bool, out_dir: str, force: bool, as_json: bool) -> None:
     roster = None if blank else load_master(master)
     if roster is not None and not pref and not muni:
         # Said before the minutes of writing, on stderr (the JSON on stdout stays one document).
         click.echo(f"--pref・--muni の指定がないため、名簿の全 {len(roster.select()):,} 団体（全国の市区町村）の"
                    "様式を作成します。一つの都道府県だけなら --pref を指定してください", err=True)
     result = generate(kind, out_dir, master=roster, pref=pref,
-                      munis=muni, blank=blank, schedule=load_schedule(schedule))
+                      munis=muni, blank=blank, schedule=load_schedule(schedule), force=force)
     if as_json:
         echo_json({"kind": kind, "version": forms.FORM_VERSION, "files": [str(p) for p in result.files]})
     else:

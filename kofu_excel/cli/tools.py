@@ -8,7 +8,15 @@ from .. import forms
 from ..demo.inbox import make_inbox
 from ..demo.sample import make_samples
 from ..refdata import load_master, load_schedule
-from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
+from .common import (
+    command,
+    echo_json,
+    force_option,
+    json_option,
+    kind_option,
+    master_option,
+    schedule_option,
+)
 from .usage import E_MISSING_PARAM, E_USAGE, UsageFault, output_folder, parse_month_option
 
 
@@ -51,16 +59,18 @@ def fields_cmd(kind: str, as_json: bool) -> None:
 @click.option("--errors", is_flag=True, help="各ブックに誤りを1つ含める（内容は injected.json に記録） / one known error each")
 @click.option("--report-month", default="2020-03", show_default=True, callback=parse_month_option,
               help="実績報告の対象月（YYYY-MM） / report month of monthly samples")
+@force_option
 @json_option
 @click.pass_context
 def sample_cmd(ctx: click.Context, kind: str | None, master: str | None, schedule: str | None,
                out_dir: str | None, inbox_dir: str | None, count: int | None, pref: str | None,
                muni: tuple[str, ...], seed: int, messy: bool, errors: bool, report_month: str,
-               as_json: bool) -> None:
+               force: bool, as_json: bool) -> None:
     if inbox_dir is not None:
         given = [opt for opt, on in (("--kind", kind), ("-o/--out", out_dir), ("--count", count is not None),
                                      ("--muni", muni), ("--messy", messy), ("--errors", errors),
-                                     ("--report-month", _given(ctx, "report_month"))) if on]
+                                     ("--report-month", _given(ctx, "report_month")),
+                                     ("--force", force)) if on]
         if given:
             raise UsageFault(E_USAGE, f"--inbox と {'、'.join(given)} は同時に指定できません", ctx)
         result = make_inbox(inbox_dir, load_master(master), load_schedule(schedule),
@@ -78,7 +88,7 @@ def sample_cmd(ctx: click.Context, kind: str | None, master: str | None, schedul
     assert kind is not None and out_dir is not None
     result = make_samples(kind, out_dir, master=load_master(master), schedule=load_schedule(schedule),
                           count=count, pref=pref, munis=muni, seed=seed, messy=messy, errors=errors,
-                          report_month=report_month)
+                          report_month=report_month, force=force)
     if as_json:
         echo_json(result.to_json())
     else:

@@ -87,6 +87,9 @@ class KofuPath(click.Path):
         if self.allow_dash and text == "-":
             return super().convert(value, param, ctx)
         where = "" if not isinstance(param, click.Option) else f"{_subject(param)}に"
+        if not text:  # `-o ""`: no path at all (Path("") would mean the current folder)
+            raise UsageFault(E_MISSING_PARAM, f"{_subject(param)}に空の値が指定されました。"
+                                              "ファイル・フォルダの名前を指定してください", ctx)
         what = ("ファイル" if not self.dir_okay else "フォルダ" if not self.file_okay
                 else "ファイル・フォルダ")
         if not os.path.lexists(text):
@@ -135,11 +138,14 @@ def japanese_type(t: click.ParamType) -> click.ParamType:
 def output_file(suffix: str) -> Any:
     """A click callback for an output file's option: the file is named as what it is. A name
     without an extension gets ``suffix`` (``-o out/summary`` → ``out/summary.xlsx``); any other
-    extension (``.csv``, ``.xls``) is E711, since the bytes written would not be that."""
+    extension (``.csv``, ``.xls``) is E711, since the bytes written would not be that. An
+    existing path that is not a regular file is kept as named, for the writer's E904."""
     def check(ctx: click.Context | None, param: click.Parameter | None, value: Any) -> Any:
         if value is None:
             return None
         text = os.fsdecode(value)
+        if os.path.islink(text) or (os.path.lexists(text) and not os.path.isfile(text)):
+            return text  # an existing device, FIFO, folder or link: refused as it is named (E904)
         head, name = os.path.split(text)
         stem, ext = os.path.splitext(name)
         if not ext:

@@ -19,6 +19,7 @@ from .common import (
     master_option,
     passwords_option,
     progress_bar,
+    refuse_side_inputs,
 )
 from .usage import output_file, output_folder
 
@@ -77,6 +78,7 @@ def render(run: ValidationRun) -> list[str]:
 def validate_cmd(ctx: click.Context, paths: tuple[str, ...], report: str | None,
                  annotate: str | None, as_json: bool, passwords: str | None, master: str | None,
                  pref: str | None, config: str | None) -> None:
+    refuse_side_inputs([report], master, passwords, config)
     limits = load_config(config).intake_limits()
     with progress_bar("読込・検証中", as_json) as bar:
         options = BatchOptions(passwords=read_passwords(passwords) if passwords else (),

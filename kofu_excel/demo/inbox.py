@@ -18,8 +18,12 @@ seed gives the same bytes.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 import random
-import shutil
+import stat
 import tempfile
 import zlib
 from collections.abc import Sequence
@@ -32,6 +36,7 @@ from kofu_excel import periods
 from kofu_excel.findings import KofuError
 from kofu_excel.refdata import Master, Municipality, Schedule, load_schedule
 from kofu_excel.write.atomic import write_atomic
+from kofu_excel.write.guard import shown
 from kofu_excel.write.template import file_name, workbook_bytes
 
 from .builders import (
@@ -352,35 +357,106 @@ def _with_population(m: Municipality, seed: int) -> Municipality:
 
 def make_inbox(out_dir: str | Path, master: Master, schedule: Schedule | None = None,
                pref: str = "31", seed: int = 2019) -> InboxResult:
-    """Write the demo inbox: ``out_dir/inbox/``, ``out_dir/passwords.txt`` and ``out_dir/README.md``.
+    """Write the demo inbox: ``out_dir/inbox/``, ``out_dir/passwords.txt`` and ``out_dir/README.md``,
+    and the manifest of what was written (``out_dir/kofu-inbox-manifest.json``).
 
-    An earlier demo inbox in ``out_dir`` (recognised by its README) is replaced; any other
-    non-empty ``out_dir/inbox`` is refused (E901), so no one's files are ever deleted.
+    An earlier demo inbox in ``out_dir`` is replaced only when the manifest proves every file
+    there was written by this command and is unchanged since: only the files it lists are
+    deleted. Anything else (a file the user put or edited, no manifest) is refused with E901
+    before anything is deleted or written, so no one's files are ever lost.
     """
     out = Path(out_dir)
     box, roles, pp, password = build_inbox(master, schedule, pref=pref, seed=seed)
     inbox = out / "inbox"
     readme = out / "README.md"
-    if inbox.exists() and any(inbox.iterdir()):
-        ours = readme.exists() and MARKER in readme.read_text(encoding="utf-8", errors="replace")
-        if not ours:
-            raise KofuError("E901", f"{inbox} には既にファイルがあります。受信箱の例は空のフォルダか、"
-                                    "以前に kofu sample --inbox で作ったフォルダに作成してください")
-        shutil.rmtree(inbox)
     result = InboxResult(out, pp, master.prefectures[pp], seed, expected=box.expected,
                          non_submitters=[roles.late_monthly.code, roles.absent.code])
+    _clear_previous(out, (inbox, result.passwords, readme))
+    written: dict[str, str] = {}
     for rel, data in sorted(box.files.items()):
         path = inbox / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, data)
+        _write_listed(out, path, data, written)
         result.files.append(path)
     # An unrelated password first: the intake tries each (at most 5) until one opens the zip.
     other = "".join(random.Random(zlib.crc32(f"{seed}:{pp}:other".encode())).choice(_PASSWORD_CHARS)
                     for _ in range(10))
-    write_atomic(result.passwords, f"{other}\n{password}\n".encode())
-    write_atomic(readme, readme_md(result, roles).encode("utf-8"))
+    _write_listed(out, result.passwords, f"{other}\n{password}\n".encode(), written)
+    _write_listed(out, readme, readme_md(result, roles).encode("utf-8"), written)
     result.files += [result.passwords, readme]
     return result
+
+
+MANIFEST = "kofu-inbox-manifest.json"
+MAX_MANIFEST_BYTES = 1 << 20
+
+
+def _write_listed(out: Path, path: Path, data: bytes, written: dict[str, str]) -> None:
+    """Write a file and, first, the manifest naming it: a run killed between the two leaves a
+    listed file missing or unchanged-but-absent, never an unlisted file of ours."""
+    rel = path.relative_to(out).as_posix()
+    written[rel] = hashlib.sha256(data).hexdigest()
+    manifest = {"generated_by": "kofu sample --inbox", "files": dict(sorted(written.items()))}
+    write_atomic(out / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+    write_atomic(path, data)
+
+
+def _read_manifest(out: Path) -> dict[str, str]:
+    """{relative path: sha256} of the files an earlier run wrote ({} without a usable manifest)."""
+    path = out / MANIFEST
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MANIFEST_BYTES:
+            return {}
+        files = json.loads(path.read_bytes()).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
+def _clear_previous(out: Path, targets: Sequence[Path]) -> None:
+    """Delete an earlier demo inbox, file by file, when the manifest proves it is all ours and
+    unchanged; else E901 (nothing deleted). Folders are removed only when left empty."""
+    listed = _read_manifest(out)
+    ours: list[Path] = []
+    dirs: list[Path] = []
+    foreign: list[Path] = []
+    for target in targets:
+        if not os.path.lexists(target):
+            continue
+        if target.is_dir() and not target.is_symlink():
+            for root, subdirs, files in os.walk(target):
+                dirs.append(Path(root))
+                for name in [*files, *(d for d in subdirs if os.path.islink(os.path.join(root, d)))]:
+                    p = Path(root, name)
+                    (ours if _is_listed(out, p, listed) else foreign).append(p)
+        else:
+            (ours if _is_listed(out, target, listed) else foreign).append(target)
+    if foreign:
+        more = f"（ほか {len(foreign) - 1} 件）" if len(foreign) > 1 else ""
+        raise KofuError("E901", f"{shown(out)} には kofu sample --inbox が作成していないか、作成後に変更された"
+                                f"ファイルがあります：{shown(foreign[0])}{more}。何も削除・作成していません。"
+                                "受信箱の例は空のフォルダか、以前に kofu sample --inbox で作ったままのフォルダに"
+                                "作成してください")
+    for p in ours:
+        p.unlink()
+    for d in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
+        with contextlib.suppress(OSError):  # not empty: something appeared meanwhile; kept
+            d.rmdir()
+
+
+def _is_listed(out: Path, path: Path, listed: dict[str, str]) -> bool:
+    """The file is one an earlier run wrote (named in the manifest) with the bytes it wrote."""
+    want = listed.get(path.relative_to(out).as_posix())
+    if want is None:
+        return False
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MANIFEST_BYTES * 64:
+            return False
+        return hashlib.sha256(path.read_bytes()).hexdigest() == want
+    except OSError:
+        return False
 
 
 def regenerate_command(out_dir: str, pref: str, seed: int) -> str:

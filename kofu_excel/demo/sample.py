@@ -20,6 +20,7 @@ from typing import Any
 from kofu_excel import forms, periods
 from kofu_excel.refdata import Master, Municipality, Schedule, load_schedule
 from kofu_excel.write.atomic import write_atomic
+from kofu_excel.write.guard import refuse_different
 from kofu_excel.write.template import file_name, workbook_bytes
 
 FICTITIOUS_NOTE = "架空の数値です（kofu sample により生成）"
@@ -285,6 +286,7 @@ def make_samples(
     messy: bool = False,
     errors: bool = False,
     report_month: str = "2020-03",
+    force: bool = False,
 ) -> SampleResult:
     schedule = schedule or load_schedule(None)
     targets = master.select(pref=pref, munis=list(munis) or None)
@@ -293,6 +295,7 @@ def make_samples(
     by_id = {e.id: e for e in forms.catalog(kind)}
     result = SampleResult(kind)
     out = Path(out_dir)
+    planned: list[tuple[Path, bytes]] = []
     for muni in targets:
         pop = sample_population(muni, seed)
         muni_p = replace(muni, population=pop) if kind == "plan" and not muni.population else muni
@@ -304,11 +307,18 @@ def make_samples(
             values = {k: _messy(by_id[k], x, rng) if _typed_by_hand(k) else x
                       for k, x in values.items()}
         path = out / file_name(kind, muni)
-        write_atomic(path, workbook_bytes(kind, muni_p, values=values, schedule=schedule))
-        result.files.append(path)
+        planned.append((path, workbook_bytes(kind, muni_p, values=values, schedule=schedule)))
         if errors:
             result.injected.append(Injected(path.name, muni.code, code, fid, value))
     if errors:
-        write_atomic(out / "injected.json",
-                     json.dumps([i.to_json() for i in result.injected], ensure_ascii=False, indent=1, allow_nan=False).encode())
+        planned.append((out / "injected.json", json.dumps([i.to_json() for i in result.injected],
+                                                          ensure_ascii=False, indent=1,
+                                                          allow_nan=False).encode()))
+    # A municipality's filled return may carry the standard name: nothing is replaced unless it
+    # holds exactly these bytes, or ``force`` (E901 before the first file is written).
+    refuse_different([(path, (lambda d=data: d)) for path, data in planned], force, "--force")
+    for path, data in planned:
+        write_atomic(path, data)
+        if path.name != "injected.json" or not errors:
+            result.files.append(path)
     return result

@@ -45,6 +45,8 @@ from .items import (
 from .mail import open_eml, open_msg
 from .names import clean_name, litter_reason
 
+E_PASSWORDS = "E505"  # the password list cannot be read (not a regular file, too big …)
+
 __all__ = ["Collector", "read_passwords"]
 
 
@@ -278,7 +280,9 @@ def read_passwords(path: str | Path) -> list[str]:
 
     Surrounding spaces are removed (a trailing space from Notepad is the usual mistake).
     """
-    raw = Path(path).read_bytes()
+    from ..sidefiles import read_side_file
+
+    raw = read_side_file(path, "パスワード一覧のファイル", E_PASSWORDS)
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
     try:

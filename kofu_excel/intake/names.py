@@ -20,6 +20,7 @@ from .items import R_EXCEL_LOCK, R_LO_LOCK, R_MAC, R_WIN
 
 __all__ = [
     "clean_name",
+    "clean_text",
     "decode_bytes",
     "decode_words",
     "fs_display",
@@ -43,10 +44,24 @@ def litter_reason(name: str, parts: Sequence[str]) -> str | None:
     return None
 
 
+def clean_text(text: str) -> str:
+    """Text safe to print: NFC, without control characters (C0, DEL, C1 such as CSI, and the
+    bidirectional overrides), so a name cannot move the cursor, retitle the terminal or read
+    backwards; what an escape sequence leaves (``]0;PWNED``) is shown as plain text."""
+    text = unicodedata.normalize("NFC", text)
+    return "".join(ch for ch in text if not _is_control(ch))
+
+
+def _is_control(ch: str) -> bool:
+    return ch < " " or "\x7f" <= ch <= "\x9f" or ch in _BIDI
+
+
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
 def clean_name(text: str) -> str:
     """A display name: NFC, no control characters, last path component only."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(ch for ch in text if ch >= " " and ch != "\x7f")
+    text = clean_text(text)
     text = re.split(r"[/\\]", text)[-1]
     return text.strip()
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..formats.limits import DEFAULT_LIMITS, Limits
 from .collector import Collector
 from .items import Ctx, Item, fmt_guess
-from .names import clean_name, fs_display, litter_reason
+from .names import clean_name, clean_text, fs_display, litter_reason
 
 __all__ = ["MAX_DEPTH", "Found", "Stored", "collect", "collect_file", "discover"]
 
@@ -113,7 +113,9 @@ def _walk_dir(display: str, real: str, found: list[Found], max_depth: int = MAX_
 
 
 def _disk_item(collector: Collector, f: Found) -> list[Item]:
-    display = fs_display(f.display)
+    # Shown, never opened: decoded when not UTF-8, and cleaned of control characters and escape
+    # sequences as names inside e-mails and archives are (a name may retitle a terminal).
+    display = clean_text(fs_display(f.display))
     name = clean_name(fs_display(os.path.basename(f.display))) or display
     ctx = Ctx(path=display)
     if f.kind == "missing":

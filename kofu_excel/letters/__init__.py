@@ -19,6 +19,7 @@ from ..names import fit_path
 from ..refdata import Master, ReviewConfig, load_config, load_master
 from ..stamp import LETTER_MARK
 from ..write.atomic import staged
+from ..write.guard import InputFiles
 from .build import (
     DEFAULT_DUE_DAYS,
     KIND_WORDS,
@@ -209,6 +210,11 @@ def render_letters(
     combined = (out / f"{KIND_WORDS[kind]}_一括.{fmt}", render(letters, True))
     if progress is not None:
         progress(len(letters) + 1, len(letters) + 1)
+    # Before the first file: no letter replaces an input (the summary, a template, the config)
+    # or anything but a regular file (E903 / E904).
+    inputs = InputFiles([summary_path], walk=False)
+    inputs.add(templates_dir, config if not isinstance(config, ReviewConfig) else None)
+    inputs.refuse([*(path for path, _data, _lt in outputs), combined[0]])
     with staged() as st:  # every letter and the combined file, or none of them
         for path, data, lt in outputs:
             st.write(path, data)

@@ -13,6 +13,7 @@ To change the wording, copy a file of ``templates/`` into a folder of your own, 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -71,10 +72,81 @@ class _ResourceLoader(BaseLoader):
         return sorted(n.name for n in self.root.iterdir() if n.name.endswith(".j2"))
 
 
+MAX_TEMPLATE_BYTES = 1 << 20  # a user's template file (a few KB in practice)
+MAX_ITEMS = 1_000_000  # range() items one rendering may make, over all its loops
+MAX_TEXT = 10_000_000  # characters of a product ("x" * n, [..] * n) or of one rendering
+
+
+class _Budget:
+    """What one rendering of a user's template may still spend: ``range(10**10)`` or nested
+    ``range(100000)`` loops end as E602 instead of running for hours."""
+
+    def __init__(self) -> None:
+        self.items = MAX_ITEMS
+
+    def range(self, *args: int) -> range:
+        r = range(*args)
+        self.items -= len(r)
+        if self.items < 0:
+            raise SecurityError(f"繰り返しの回数が多すぎます（range の合計 {MAX_ITEMS:,} 回まで）")
+        return r
+
+
+class _BoundedFileSystemLoader(FileSystemLoader):
+    """A user's template folder, each file read as a side file: a regular file of at most
+    MAX_TEMPLATE_BYTES (never a device or FIFO a name may point to)."""
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        from ..sidefiles import read_side_file
+
+        pieces = split_template_path(template)  # refuses '..'
+        for root in self.searchpath:
+            path = os.path.join(root, *pieces)
+            if not os.path.lexists(path):
+                continue
+            data = read_side_file(path, "文書のテンプレート", E_TEMPLATE, MAX_TEMPLATE_BYTES)
+            try:
+                return data.decode(self.encoding), os.path.normpath(path), lambda: True
+            except UnicodeDecodeError:
+                raise KofuError(E_TEMPLATE, f"文書のテンプレート {template}: UTF-8 で保存してください") from None
+        raise TemplateNotFound(template)
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox for a user's templates, with sizes capped: range() items per rendering and
+    the length of ``*`` / ``**`` results (a template cannot allocate gigabytes)."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 1000:
+            raise SecurityError("べき乗の指数が大きすぎます")
+        if operator == "*" and isinstance(left, int) and isinstance(right, (str, list, tuple)):
+            left, right = right, left
+        if operator == "*" and isinstance(left, (str, list, tuple)) and isinstance(right, int) \
+                and len(left) * right > MAX_TEXT:
+            raise SecurityError("文字列・リストの繰り返しが長すぎます")
+        return super().call_binop(context, operator, left, right)
+
+
 def _finalize(value: Any) -> Any:
     """Every printed value: no control characters (they break XML and docx)."""
     if isinstance(value, str) and not isinstance(value, Markup):
         return _CONTROL.sub("", value)
+    return value
+
+
+# Markdown is mostly read rendered to HTML: a cell's "<script>" or "![x](http://…)" must stay
+# text. Entities, not backslashes: the escape is idempotent (a macro's output, already escaped,
+# is printed again by the layout) and plain text is untouched.
+_MD_ESCAPES = {"<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;"}
+_MD_SPECIAL = re.compile("[<>\\[\\]]")
+
+
+def _finalize_md(value: Any) -> Any:
+    value = _finalize(value)
+    if isinstance(value, str):
+        return _MD_SPECIAL.sub(lambda m: _MD_ESCAPES[m.group()], value)
     return value
 
 
@@ -91,9 +163,9 @@ def make_environment(templates_dir: str | Path | None = None, fmt: str = "html")
         folder = Path(templates_dir)
         if not folder.is_dir():
             raise KofuError(E_TEMPLATE, f"テンプレートのフォルダ {folder} が見つかりません")
-        loaders.append(FileSystemLoader(str(folder), encoding="utf-8"))
+        loaders.append(_BoundedFileSystemLoader(str(folder), encoding="utf-8"))
     loaders.append(_ResourceLoader(_template_root()))
-    cls = SandboxedEnvironment if templates_dir is not None else Environment
+    cls = _Sandbox if templates_dir is not None else Environment
     return cls(
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
@@ -104,7 +176,7 @@ def make_environment(templates_dir: str | Path | None = None, fmt: str = "html")
             default_for_string=True,
             default=fmt in MARKUP_FORMATS,
         ),
-        finalize=_finalize,
+        finalize=_finalize if fmt in MARKUP_FORMATS else _finalize_md,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -115,7 +187,20 @@ def make_environment(templates_dir: str | Path | None = None, fmt: str = "html")
 def render_template(env: Environment, name: str, context: Mapping[str, Any]) -> str:
     """Render a template; every template fault becomes one clear E602 message."""
     try:
-        return env.get_template(name).render(context)
+        template = env.get_template(name)
+        if not isinstance(env, _Sandbox):
+            return template.render(context)
+        # A user's template: its range() and its output are bounded (see _Budget, MAX_TEXT).
+        # The budget is a global, so macros imported without context draw on it too.
+        env.globals["range"] = _Budget().range
+        parts: list[str] = []
+        size = 0
+        for chunk in template.generate(context):
+            size += len(chunk)
+            if size > MAX_TEXT:
+                raise SecurityError(f"文書が長すぎます（{MAX_TEXT:,} 文字まで）")
+            parts.append(chunk)
+        return "".join(parts)
     except TemplateNotFound as exc:
         raise KofuError(E_TEMPLATE, f"文書のテンプレート {exc.name} が見つかりません") from None
     except TemplateSyntaxError as exc:
@@ -128,6 +213,9 @@ def render_template(env: Environment, name: str, context: Mapping[str, Any]) -> 
         raise KofuError(E_TEMPLATE, f"テンプレート {name} で許可されていない操作です（{exc}）") from None
     except TemplateError as exc:
         raise KofuError(E_TEMPLATE, f"テンプレート {name} を処理できません（{exc}）") from None
+    except (RecursionError, MemoryError, OverflowError) as exc:
+        raise KofuError(E_TEMPLATE, f"テンプレート {name} の処理が大きすぎます（{type(exc).__name__}）。"
+                                    "繰り返し・再帰の回数を確認してください") from None
     except (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError) as exc:
         raise KofuError(E_TEMPLATE, f"テンプレート {name} の処理中にエラーが発生しました"
                                     f"（{type(exc).__name__}: {exc}）") from None

@@ -5,6 +5,7 @@ read back (E601 when the file is not one). Sheet names and headers come from
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -14,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from ..cells import cell_text
+from ..cells import cell_text, ooxml_unescape
 from ..contract import (
     FINDINGS_COLUMNS,
     FINDINGS_SHEET,
@@ -26,6 +27,7 @@ from ..contract import (
 )
 from ..findings import KofuError
 from ..refdata import openpyxl_defused
+from ..sidefiles import read_side_file
 
 E_SUMMARY = "E601"  # the input is not a summary workbook of this toolkit
 FINDINGS_HEADER = FINDINGS_COLUMNS
@@ -98,18 +100,14 @@ def read_summary(path: str | Path) -> Summary:
     def not_ours(detail: str) -> KofuError:
         return KofuError(E_SUMMARY, f"{name} は本ツールのとりまとめ表として読み込めません（{detail}）")
 
-    try:
-        size = p.stat().st_size
-    except OSError:
-        raise KofuError(E_SUMMARY, f"{name} が見つからないか読み込めません") from None
-    if size > MAX_SUMMARY_BYTES:
-        raise not_ours("ファイルが大きすぎます")
-    if not zipfile.is_zipfile(p):
+    # A regular file of bounded size (never a device or FIFO), read once.
+    data = io.BytesIO(read_side_file(p, "とりまとめ表", E_SUMMARY, MAX_SUMMARY_BYTES))
+    if not zipfile.is_zipfile(data):
         raise not_ours("xlsx 形式のブックではありません")
     if not openpyxl_defused():
         raise not_ours("openpyxl が defusedxml を使わない設定です（OPENPYXL_DEFUSEDXML=False など）")
     try:
-        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(data, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise not_ours(f"ブックを開けません: {type(exc).__name__}") from None
     try:
@@ -161,7 +159,9 @@ def _rows(ws: Any, header: Sequence[str], not_ours: Callable[[str], KofuError]) 
     for i, row in enumerate(it):
         if i >= MAX_ROWS:
             raise not_ours(f"シート「{ws.title}」の行が多すぎます")
-        cells = list(row[: len(header)]) + [None] * (len(header) - len(row))
+        # openpyxl leaves OOXML escapes as they are: a CR typed in a cell would be "_x000D_"
+        cells = [ooxml_unescape(c).replace("\r\n", "\n").replace("\r", "\n") if isinstance(c, str) else c
+                 for c in row[: len(header)]] + [None] * (len(header) - len(row))
         if any(c not in (None, "") for c in cells):
             out.append(cells)
     return out

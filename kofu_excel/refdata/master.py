@@ -226,15 +226,14 @@ def _master_error(fname: str, detail: str) -> KofuError:
 
 def _read_master_rows(p: Path) -> list[tuple[int, list[Any]]]:
     """(1-based row number, cells) of the file's first usable sheet."""
-    if not p.is_file():
-        raise _master_error(p.name, "ファイルが見つかりません")
-    if p.stat().st_size > MAX_MASTER_BYTES:
-        raise _master_error(p.name, "ファイルが大きすぎます（50MB まで）")
+    from ..sidefiles import read_side_file
+
+    data = read_side_file(p, "名簿ファイル", E_MASTER, MAX_MASTER_BYTES)  # a regular file, bounded
     suffix = p.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        sheets = _read_xlsx(p)
+        sheets = _read_xlsx(p, data)
     elif suffix in (".csv", ".txt", ".tsv"):
-        sheets = [_read_csv(p)]
+        sheets = [_read_csv(p, data)]
     else:
         raise _master_error(p.name, "CSV（.csv）または Excel ブック（.xlsx）で保存してください")
     for rows in sheets:
@@ -243,8 +242,7 @@ def _read_master_rows(p: Path) -> list[tuple[int, list[Any]]]:
     raise _master_error(p.name, "見出し行（「団体コード」の列）が見つかりません")
 
 
-def _read_csv(p: Path) -> list[tuple[int, list[Any]]]:
-    data = p.read_bytes()
+def _read_csv(p: Path, data: bytes) -> list[tuple[int, list[Any]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -276,7 +274,7 @@ def openpyxl_defused() -> bool:
     return bool(openpyxl.xml.DEFUSEDXML)
 
 
-def _read_xlsx(p: Path) -> list[list[tuple[int, list[Any]]]]:
+def _read_xlsx(p: Path, data: bytes) -> list[list[tuple[int, list[Any]]]]:
     import zlib
     from xml.etree.ElementTree import ParseError
     from zipfile import BadZipFile
@@ -289,7 +287,6 @@ def _read_xlsx(p: Path) -> list[list[tuple[int, list[Any]]]]:
     if not openpyxl_defused():
         raise _master_error(p.name, "openpyxl が defusedxml を使わない設定のため（OPENPYXL_DEFUSEDXML=False など）、"
                                     "安全のため xlsx は読み込みません。CSV で指定してください")
-    data = p.read_bytes()
     # The same pre-check as every submitted workbook: zip bombs, overlapping or duplicate
     # members, far-away cells are refused before openpyxl inflates anything.
     problem = check_workbook(data, "xlsx")

@@ -62,11 +62,10 @@ def read_toml(text: str, what: str, code: str) -> dict[str, Any]:
 
 
 def read_user_toml(path: str | Path, what: str, code: str) -> dict[str, Any]:
+    from ..sidefiles import read_side_file
+
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError:
-        raise KofuError(code, f"{what} {p.name}: ファイルが見つからないか読み込めません") from None
+    data = read_side_file(p, what, code)  # bounded, a regular file (never /dev/zero, a FIFO)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -15,7 +15,7 @@ sheet lists both.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from ..findings import Finding, KofuError
 from ..model import Book
 from ..names import component_len, fit_path, name_max, safe_name, writable_name
 from .atomic import Staging, staged
+from .guard import InputFiles
 from .report import field_label, row_height
 from .template import ERROR_FILL, WARN_FILL, workbook_bytes
 from .xlsx import HEADER_FILL, Styles, print_a4, write_cell, write_text, write_title
@@ -158,23 +159,17 @@ def _name_finding(book: Book, why: str) -> Finding:
                    message=f"差し戻し用のブックを書き出せません（{why}）。このファイルの差し戻し用のブックは作成していません")
 
 
-def write_annotated(books: Iterable[Book], out_dir: str | Path, master: Master | None = None,
-                    schedule: Schedule | None = None, inputs: Sequence[Path] = (),
-                    staging: Staging | None = None) -> list[Path]:
-    """An annotated copy of each invalid book in ``out_dir``; returns the paths written.
+def annotated_paths(books: Iterable[Book], out_dir: str | Path,
+                    inputs: InputFiles | None = None) -> list[tuple[Book, Path | str]]:
+    """Where the annotated copy of each invalid book goes, before anything is written: a path,
+    or why no copy can be written here (a character the file system cannot store, a folder too
+    deep for the name).
 
-    All copies are written or none (``staging``: as part of a larger set of outputs, e.g. with
-    the report). Names that would collide (same stem from two e-mails) get ``_2``, ``_3`` …; a
-    name that is one of the ``inputs`` is never overwritten. A copy whose name cannot be written
-    here (a character the file system cannot store, a folder too deep for it) is an E906
-    finding on its book; the other copies are written.
+    Names that would collide (same stem from two e-mails) get ``_2``, ``_3`` …; a name that is
+    one of the ``inputs`` (by device and inode) is never overwritten: the next number is taken.
     """
-    if staging is None:
-        with staged() as st:
-            return write_annotated(books, out_dir, master, schedule, inputs, st)
     out = Path(out_dir)
-    taken = {p.resolve() for p in inputs}
-    written: list[Path] = []
+    planned: list[tuple[Book, Path | str]] = []
     used: set[str] = set()
     limit = name_max(out)
     for book in books:
@@ -182,21 +177,46 @@ def write_annotated(books: Iterable[Book], out_dir: str | Path, master: Master |
             continue
         name = annotated_name(book, limit)
         why = writable_name(name, limit)
-        if not why:
-            stem = name[: -len(SUFFIX)]
-            n = 1
-            while name.casefold() in used or (out / name).resolve() in taken:
-                n += 1
-                name = f"{stem}_{n}{SUFFIX}"
-            used.add(name.casefold())
-            try:
-                path = fit_path(out, name)
-                why = writable_name(path.name, limit)
-            except KofuError as exc:
-                why = exc.message
         if why:
-            book.findings.append(_name_finding(book, why))
+            planned.append((book, why))
             continue
-        staging.write(path, annotated_bytes(book, master, schedule))
-        written.append(path)
+        stem = name[: -len(SUFFIX)]
+        n = 1
+        while name.casefold() in used or (inputs is not None and (out / name) in inputs):
+            n += 1
+            name = f"{stem}_{n}{SUFFIX}"
+        used.add(name.casefold())
+        try:
+            path = fit_path(out, name)
+        except KofuError as exc:
+            planned.append((book, exc.message))
+            continue
+        why = writable_name(path.name, limit)
+        planned.append((book, why or path))
+    return planned
+
+
+def write_annotated(books: Iterable[Book], out_dir: str | Path, master: Master | None = None,
+                    schedule: Schedule | None = None, inputs: InputFiles | None = None,
+                    staging: Staging | None = None) -> list[Path]:
+    """An annotated copy of each invalid book in ``out_dir`` (see :func:`annotated_paths`);
+    returns the paths written. E903/E904 before the first copy when a path is an input or not
+    a regular file.
+
+    All copies are written or none (``staging``: as part of a larger set of outputs, e.g. with
+    the report). A copy whose name cannot be written here is an E906 finding on its book; the
+    other copies are written.
+    """
+    if staging is None:
+        with staged() as st:
+            return write_annotated(books, out_dir, master, schedule, inputs, st)
+    planned = annotated_paths(books, out_dir, inputs)
+    (inputs or InputFiles()).refuse(p for _book, p in planned if isinstance(p, Path))
+    written: list[Path] = []
+    for book, target in planned:
+        if isinstance(target, str):
+            book.findings.append(_name_finding(book, target))
+            continue
+        staging.write(target, annotated_bytes(book, master, schedule))
+        written.append(target)
     return written

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..findings import KofuError
 from ..oserrors import describe
+from .guard import refuse_not_regular
 
 TEMP_PREFIX = ".kofu-tmp-"
 NOTHING_CHANGED = "出力ファイルは変更していません"
@@ -135,6 +136,7 @@ def _raise_for(got: list[int]) -> None:
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write bytes to ``path`` via a unique temp file + fsync + rename: all or nothing."""
     path = Path(path)
+    refuse_not_regular(path)  # never replace a device, FIFO, folder or link (E904)
     tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +183,7 @@ class Staging:
         key = Path(os.path.abspath(path))
         if key in self._targets:
             raise ValueError(f"staged twice: {path}")
+        refuse_not_regular(path)  # never replace a device, FIFO, folder or link (E904)
         tmp: Path | None = None
         try:
             self._mkdirs(path.parent)

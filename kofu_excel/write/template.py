@@ -7,6 +7,7 @@ they differ only in the values written into the input cells and the marks on fau
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from ..names import fit_path, safe_name
 from ..refdata import Master, Municipality, Schedule, load_schedule
 from ..stamp import digest
 from .atomic import staged
+from .guard import refuse_different
 from .xlsx import (
     HEADER_FILL,
     ClassicFormulaSheet,
@@ -561,16 +563,26 @@ def generate(
     munis: Iterable[str] = (),
     blank: bool = False,
     schedule: Schedule | None = None,
+    force: bool = False,
 ) -> TemplateResult:
-    """Write one workbook per selected municipality (or one generic blank) into ``out_dir``."""
+    """Write one workbook per selected municipality (or one generic blank) into ``out_dir``.
+
+    An existing file of the same name is replaced only when it holds exactly what would be
+    written, or with ``force``; otherwise KofuError E901 and nothing is written."""
     out = Path(out_dir)
     schedule = schedule or load_schedule(None)
     if blank or master is None:
         targets: list[Municipality | None] = [None]
     else:
         targets = list(master.select(pref=pref, munis=list(munis) or None))
+    planned = [(fit_path(out, file_name(kind, muni)), muni) for muni in targets]
+    make = functools.partial(workbook_bytes, kind, schedule=schedule, written="template")
+    # A municipality's filled return may carry the standard name: only bytes identical to what
+    # would be written are replaced, unless ``force`` (E901 before the first file is written).
+    built = refuse_different([(path, functools.partial(make, muni)) for path, muni in planned],
+                             force, "--force")
     with staged() as st:  # every workbook, or none of them
-        for muni in targets:
-            st.write(fit_path(out, file_name(kind, muni)), workbook_bytes(kind, muni, schedule=schedule,
-                                                                   written="template"))
+        for path, muni in planned:
+            data = built.pop(path, None)
+            st.write(path, data if data is not None else make(muni))
     return TemplateResult(kind, tuple(st.paths))
