@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import click
 
-from .. import forms
-from ..refdata import load_master, load_schedule
-from ..write.template import generate
 from .common import command, echo_json, json_option, kind_option, master_option, schedule_option
 
 
@@ -23,6 +20,10 @@ from .common import command, echo_json, json_option, kind_option, master_option,
 @json_option
 def template_cmd(kind: str, master: str | None, schedule: str | None, pref: str | None,
                  muni: tuple[str, ...], blank: bool, out_dir: str, as_json: bool) -> None:
+    from .. import forms
+    from ..refdata import load_master, load_schedule
+    from ..write.template import generate
+
     result = generate(kind, out_dir, master=None if blank else load_master(master), pref=pref,
                       munis=muni, blank=blank, schedule=load_schedule(schedule))
     if as_json:
