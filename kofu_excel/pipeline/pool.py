@@ -9,6 +9,11 @@ small batches the pool's start-up does not, and everything stays in this process
 A worker that dies (python-calamine aborts the process on some hostile bytes that the
 pre-checks did not foresee) breaks only its pool: its files are taken again one per process,
 and the one that kills its process is rejected with E108. The batch goes on.
+
+The start method is fork where the OS has it (a worker starts in ~10 ms) and spawn on Windows;
+``KOFU_START_METHOD=spawn|fork|forkserver`` chooses another (Windows: always spawn). A spawned
+worker imports this module by name: it must stay free of pandas and pandera (validation stays in
+the main process), so its start-up costs the reader's imports only.
 """
 
 from __future__ import annotations
@@ -45,6 +50,19 @@ def workers(asked: int | None = None) -> int:
     if env.isdigit() and int(env) >= 1:
         return int(env)
     return max(1, min(os.cpu_count() or 1, 8))
+
+
+START_METHODS = ("spawn", "fork", "forkserver")
+
+
+def start_method() -> str:
+    """The pool's start method: KOFU_START_METHOD if the OS offers it, else fork where there is
+    one, else spawn (Windows has only spawn)."""
+    offered = multiprocessing.get_all_start_methods()
+    asked = os.environ.get("KOFU_START_METHOD", "").strip().lower()
+    if asked in START_METHODS and asked in offered:
+        return asked
+    return "fork" if "fork" in offered else "spawn"
 
 
 def _init(passwords: Sequence[str], limits: Limits) -> None:
@@ -110,7 +128,7 @@ def take_all(paths: Sequence[str | Path],
 
 def _pooled(chunks: list[list[Any]], n: int, passwords: Sequence[str],
             limits: Limits) -> Iterator[list[tuple[list[Item], list[Book]]]]:
-    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    ctx = multiprocessing.get_context(start_method())
     with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init,
                              initargs=(tuple(passwords), limits)) as ex:
         futures = [ex.submit(_take_chunk, c) for c in chunks]
@@ -131,7 +149,7 @@ def _pooled(chunks: list[list[Any]], n: int, passwords: Sequence[str],
 
 
 def _isolated(found: Any, passwords: Sequence[str], limits: Limits) -> tuple[list[Item], list[Book]]:
-    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    ctx = multiprocessing.get_context(start_method())
     try:
         with ProcessPoolExecutor(1, mp_context=ctx, initializer=_init,
                                  initargs=(tuple(passwords), limits)) as ex:
