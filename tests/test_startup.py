@@ -66,3 +66,18 @@ def test_advise_offers_exactly_the_letter_formats():
     from kofu_excel.cli import advise
 
     assert advise.FORMATS == letters.FORMATS
+
+
+def test_validating_loads_neither_hypothesis_nor_pytest_and_leaves_hypothesis_importable():
+    """pandera imports hypothesis when installed (0.6 s, and pytest with it): never needed here."""
+    from pathlib import Path
+
+    plans = Path(__file__).resolve().parent.parent / "samples" / "inbox" / "計画"
+    code = ("import sys; from kofu_excel.model import BatchOptions; "
+            "from kofu_excel.pipeline import load_batch; "
+            f"b = load_batch([{str(plans)!r}], BatchOptions()); "
+            "assert sum(x.status == 'valid' for x in b.books) > 10; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'hypothesis', 'pytest'})); "
+            "import hypothesis.strategies")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (res.returncode, res.stdout.strip()) == (0, "[]"), res.stderr[-2000:]
