@@ -14,8 +14,6 @@ from kofu_excel.findings import Finding, KofuError
 from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, FileResult
 from kofu_excel.refdata import load_master
-from kofu_excel.write.annotate import write_annotated
-from kofu_excel.write.report import write_report
 
 from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
 
@@ -95,7 +93,11 @@ def validate_paths(
     if report is not None:
         if Path(report).resolve() in found:
             raise KofuError(E_OUTPUT_IS_INPUT, f"出力先 {report} は入力ファイルです。別の名前を指定してください")
+        from kofu_excel.write.report import write_report  # openpyxl/xlsxwriter only when asked
+
         run.report = write_report(report, run.files, master)
     if annotate is not None:
+        from kofu_excel.write.annotate import write_annotated
+
         run.annotated = write_annotated(batch.books, annotate, master, inputs=sorted(found))
     return run
