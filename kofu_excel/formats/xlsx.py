@@ -57,6 +57,50 @@ __all__ = ["XlsxPackage", "check_xlsx"]
 _SST_START = re.compile(rb"<(?:[\w.-]{1,40}:)?sst[\s/>]")
 
 
+_WorkbookParts = tuple[int, Mapping[str, str], frozenset[str]]
+
+
+def _workbook_parts(rels_xml: bytes, wb_xml: bytes) -> _WorkbookParts:
+    """From the workbook part and its relationships: the number of sheets, each sheet's part
+    (casefolded) → where (for reasons), and the shared-string parts. Cached by content: the
+    files of one template share both parts, so a batch parses them about once (hostile,
+    large ones are parsed every time, never kept). A DTD raises Reject, cached or not."""
+    if len(rels_xml) + len(wb_xml) <= 256 * 1024:
+        return _workbook_parts_cached(rels_xml, wb_xml)
+    return _parse_workbook_parts(rels_xml, wb_xml)
+
+
+def _parse_workbook_parts(rels_xml: bytes, wb_xml: bytes) -> _WorkbookParts:
+    rels: dict[str, tuple[str, str]] = {}
+    if rels_xml:
+        refuse_dtd(rels_xml, "xl/_rels/workbook.xml.rels ")
+        for raw_attrs in tags_named(rels_xml, b"Relationship"):
+            a = {local_name(k): html.unescape(v.decode("utf-8", "replace")) for k, v in tag_attrs(raw_attrs)}
+            rels[a.get(b"Id", "")] = (a.get(b"Type", ""), a.get(b"Target", ""))
+    parts: dict[str, str] = {}
+    sheets = 0
+    if wb_xml:
+        refuse_dtd(wb_xml, "xl/workbook.xml ")
+        for raw_attrs in tags_named(wb_xml, b"sheet"):
+            sheets += 1
+            a = tag_attrs(raw_attrs)
+            sheet_name = next((html.unescape(v.decode("utf-8", "replace")) for k, v in a
+                               if k == b"name"), "")
+            for k, v in a:
+                if local_name(k) == b"id" and b":" in k:
+                    _, target = rels.get(html.unescape(v.decode("utf-8", "replace")), ("", ""))
+                    for part in _xlsx_target(target) if target else []:
+                        parts[part.casefold()] = f"シート「{sheet_name}」"
+    sst_parts = {"xl/sharedstrings.xml"}
+    for rel_type, target in rels.values():
+        if rel_type.endswith("/sharedStrings") and target:
+            sst_parts.update(p.casefold() for p in _xlsx_target(target))
+    return sheets, MappingProxyType(parts), frozenset(sst_parts)
+
+
+_workbook_parts_cached = lru_cache(maxsize=32)(_parse_workbook_parts)
+
+
 def _xlsx_target(target: str) -> list[str]:
     """The part a relationship target names, resolved as calamine does and as OPC does."""
     names = []
@@ -71,30 +115,12 @@ def _xlsx_target(target: str) -> list[str]:
 
 
 def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | None:
-    rels: dict[str, tuple[str, str]] = {}
     rels_entry = idx.get("xl/_rels/workbook.xml.rels")
-    if rels_entry is not None:
-        rels_xml = as_utf8(inflate(data, rels_entry))
-        refuse_dtd(rels_xml, "xl/_rels/workbook.xml.rels ")
-        for raw_attrs in tags_named(rels_xml, b"Relationship"):
-            a = {local_name(k): html.unescape(v.decode("utf-8", "replace")) for k, v in tag_attrs(raw_attrs)}
-            rels[a.get(b"Id", "")] = (a.get(b"Type", ""), a.get(b"Target", ""))
-    parts: dict[str, str] = {}  # part name (casefolded) -> where, for reasons
+    rels_xml = as_utf8(inflate(data, rels_entry)) if rels_entry is not None else b""
     wb = idx.get("xl/workbook.xml")
-    sheets = 0
-    if wb is not None:
-        wb_xml = as_utf8(inflate(data, wb))
-        refuse_dtd(wb_xml, "xl/workbook.xml ")
-        for raw_attrs in tags_named(wb_xml, b"sheet"):
-            sheets += 1
-            a = tag_attrs(raw_attrs)
-            sheet_name = next((html.unescape(v.decode("utf-8", "replace")) for k, v in a
-                               if k == b"name"), "")
-            for k, v in a:
-                if local_name(k) == b"id" and b":" in k:
-                    _, target = rels.get(html.unescape(v.decode("utf-8", "replace")), ("", ""))
-                    for part in _xlsx_target(target) if target else []:
-                        parts[part.casefold()] = f"シート「{sheet_name}」"
+    wb_xml = as_utf8(inflate(data, wb)) if wb is not None else b""
+    sheets, sheet_parts, sst_targets = _workbook_parts(rels_xml, wb_xml)
+    parts = dict(sheet_parts)  # part name (casefolded) -> where, for reasons
     for e in idx.entries:
         key = e.name.casefold()
         if key.startswith(("xl/worksheets/", "xl/macrosheets/", "xl/dialogsheets/")) \
@@ -112,11 +138,7 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
             return ("E108", problem)
     # calamine reserves room for every shared string the table declares (uniqueCount) before
     # reading any: 4294967295 aborts the process.
-    sst_parts = {"xl/sharedstrings.xml"}
-    for rel_type, target in rels.values():
-        if rel_type.endswith("/sharedStrings") and target:
-            sst_parts.update(p.casefold() for p in _xlsx_target(target))
-    for part in sst_parts:
+    for part in sst_targets:
         e = idx.get(part)
         if e is None:
             continue
