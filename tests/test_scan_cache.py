@@ -45,3 +45,26 @@ def test_a_bad_member_name_is_refused_after_the_good_name_was_cached(make_sample
     got = check_workbook(hostile, "xlsx")
     assert got is not None and got[0] == "E113" and "上位フォルダ" in got[1]
     assert zip_format._name_problem_cached("docProps/app.xml", 255, False) is None
+
+
+def test_the_reader_takes_the_sheets_the_scan_inflated_and_reads_the_same(make_sample):
+    from kofu_excel.formats import open_package
+    from kofu_excel.read import read_book
+
+    data = _plan_bytes(make_sample, 1)[0]
+    fresh = read_book(bytes(bytearray(data)), "xlsx")  # no scan of these bytes: inflated anew
+    assert check_workbook(data, "xlsx") is None
+    pkg = open_package(data)
+    assert any(name.startswith("xl/worksheets/") for name in pkg.inflated)
+    assert open_package(data).inflated == {}  # taken once: the slot does not keep the file
+    assert check_workbook(data, "xlsx") is None
+    scanned = read_book(data, "xlsx")
+    assert scanned.cells == fresh.cells and scanned.errors == fresh.errors
+
+
+def test_equal_bytes_that_were_not_scanned_are_not_given_the_scanned_parts(make_sample):
+    from kofu_excel.formats import open_package
+
+    data = _plan_bytes(make_sample, 1)[0]
+    assert check_workbook(data, "xlsx") is None
+    assert open_package(bytes(bytearray(data))).inflated == {}

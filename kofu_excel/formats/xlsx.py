@@ -114,7 +114,21 @@ def _xlsx_target(target: str) -> list[str]:
     return names
 
 
+# The sheet parts the last passed pre-scan inflated, for the reader that opens the same bytes
+# next (pool.take, intake then read): one slot, taken by the reader, matched by identity.
+_scanned: tuple[bytes, dict[str, bytes]] | None = None
+
+
+def _take_scanned(data: bytes) -> dict[str, bytes]:
+    global _scanned
+    slot, _scanned = _scanned, None
+    return slot[1] if slot is not None and slot[0] is data else {}
+
+
 def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | None:
+    global _scanned
+    _scanned = None
+    inflated: dict[str, bytes] = {}
     rels_entry = idx.get("xl/_rels/workbook.xml.rels")
     rels_xml = as_utf8(inflate(data, rels_entry)) if rels_entry is not None else b""
     wb = idx.get("xl/workbook.xml")
@@ -133,7 +147,8 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
         e = idx.get(part)
         if e is None or e.is_dir:
             continue
-        problem = xlsx_sheet_problem(inflate(data, e), where, limits)
+        xml = inflated[e.name] = inflate(data, e)
+        problem = xlsx_sheet_problem(xml, where, limits)
         if problem:
             return ("E108", problem)
     # calamine reserves room for every shared string the table declares (uniqueCount) before
@@ -157,6 +172,7 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
     styles = idx.get("xl/styles.xml")  # calamine parses it too
     if styles is not None:
         refuse_dtd(as_utf8(inflate_head(data, styles, 4096)), "xl/styles.xml ")
+    _scanned = (data, inflated)
     return None
 
 
@@ -229,6 +245,8 @@ class XlsxPackage(Package):
     def __init__(self, z: zipfile.ZipFile, data: bytes) -> None:
         super().__init__()
         self.zip, self.data = z, memoryview(data)
+        # Parts the pre-scan has just inflated (and CRC-checked): not inflated a second time.
+        self.inflated = _take_scanned(data)
         # Part names are case-insensitive in OPC; zipfile is not.
         self.members = {n.lower(): n for n in z.namelist()}
         if "xl/workbook.bin" in self.members:
@@ -247,7 +265,11 @@ class XlsxPackage(Package):
     def _inflate(self, path: str) -> bytes:
         """A member's bytes, inflated straight from the archive: half the cost of
         ``ZipFile.read`` (no CRC pass, no file object), bounded by the size the pre-scan checked."""
-        info = self.zip.getinfo(self.members[path.lower()])
+        name = self.members[path.lower()]
+        done = self.inflated.get(name)
+        if done is not None:
+            return done
+        info = self.zip.getinfo(name)
         if info.compress_type != zipfile.ZIP_DEFLATED:
             return self.zip.read(info)
         buf, off = self.data, info.header_offset
