@@ -55,6 +55,7 @@ def test_the_reader_takes_the_sheets_the_scan_inflated_and_reads_the_same(make_s
     fresh = read_book(bytes(bytearray(data)), "xlsx")  # no scan of these bytes: inflated anew
     assert check_workbook(data, "xlsx") is None
     pkg = open_package(data)
+    assert pkg.zip is None and pkg.index is not None  # the scan's directory, not zipfile's
     assert any(name.startswith("xl/worksheets/") for name in pkg.inflated)
     assert open_package(data).inflated == {}  # taken once: the slot does not keep the file
     assert check_workbook(data, "xlsx") is None

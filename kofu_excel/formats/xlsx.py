@@ -24,6 +24,7 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from ..cells import col_name, parse_range, rowcol
+from .base import Reject
 from .limits import Limits
 from .reader import (
     BROKEN,
@@ -114,15 +115,17 @@ def _xlsx_target(target: str) -> list[str]:
     return names
 
 
-# The sheet parts the last passed pre-scan inflated, for the reader that opens the same bytes
-# next (pool.take, intake then read): one slot, taken by the reader, matched by identity.
-_scanned: tuple[bytes, dict[str, bytes]] | None = None
+# What the last passed pre-scan learnt of a package (its checked zip directory, the sheet
+# parts it inflated), for the reader that opens the same bytes next (pool.take: intake, then
+# read): one slot, taken by the reader, matched by identity.
+_scanned: tuple[bytes, ZipIndex, dict[str, bytes]] | None = None
 
 
-def _take_scanned(data: bytes) -> dict[str, bytes]:
+def take_scanned(data: bytes) -> tuple[ZipIndex, dict[str, bytes]] | None:
+    """The pre-scan's zip directory and inflated parts of exactly these bytes, once."""
     global _scanned
     slot, _scanned = _scanned, None
-    return slot[1] if slot is not None and slot[0] is data else {}
+    return (slot[1], slot[2]) if slot is not None and slot[0] is data else None
 
 
 def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | None:
@@ -172,7 +175,7 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
     styles = idx.get("xl/styles.xml")  # calamine parses it too
     if styles is not None:
         refuse_dtd(as_utf8(inflate_head(data, styles, 4096)), "xl/styles.xml ")
-    _scanned = (data, inflated)
+    _scanned = (data, idx, inflated)
     return None
 
 
@@ -242,13 +245,16 @@ def _rels_targets(data: bytes, base: str) -> Mapping[str, str]:
 
 
 class XlsxPackage(Package):
-    def __init__(self, z: zipfile.ZipFile, data: bytes) -> None:
+    def __init__(self, z: zipfile.ZipFile | None, data: bytes,
+                 scanned: tuple[ZipIndex, dict[str, bytes]] | None = None) -> None:
+        """From zipfile's directory, or from the pre-scan's (``scanned``: its checked
+        directory and the parts it inflated and CRC-checked, not parsed or inflated again)."""
         super().__init__()
-        self.zip, self.data = z, memoryview(data)
-        # Parts the pre-scan has just inflated (and CRC-checked): not inflated a second time.
-        self.inflated = _take_scanned(data)
+        self.zip, self.data, self.raw = z, memoryview(data), data
+        self.index, self.inflated = scanned if scanned is not None else (None, {})
+        names = [e.name for e in self.index.entries] if self.index is not None else z.namelist()  # type: ignore[union-attr]
         # Part names are case-insensitive in OPC; zipfile is not.
-        self.members = {n.lower(): n for n in z.namelist()}
+        self.members = {n.lower(): n for n in names}
         if "xl/workbook.bin" in self.members:
             raise Unreadable("xlsb 形式（Excel バイナリブック）には対応していません。xlsx で保存してください")
         self.wb_path = "xl/workbook.xml" if "xl/workbook.xml" in self.members else self._office_document()
@@ -269,6 +275,15 @@ class XlsxPackage(Package):
         done = self.inflated.get(name)
         if done is not None:
             return done
+        if self.index is not None:
+            e = self.index.get(name)
+            if e is None or e.is_dir:
+                raise Unreadable(f"ブックの部品 {path} がありません")
+            try:
+                return inflate(self.raw, e)
+            except Reject as r:
+                raise Unreadable(r.reason) from None
+        assert self.zip is not None
         info = self.zip.getinfo(name)
         if info.compress_type != zipfile.ZIP_DEFLATED:
             return self.zip.read(info)
