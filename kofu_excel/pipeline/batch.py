@@ -84,19 +84,19 @@ def load_batch(paths: Iterable[str | Path], options: BatchOptions | None = None)
     master = options.master if options.master is not None else load_master(None)
     items: list[Item] = []
     books: list[Book] = []
-    validation = None
+    prepare: Callable[[Book], Any] | None = None
     # Intake and reading per file, on every core (pool.py); bytes are freed as each file is
     # read, so memory stays bounded by the values, not the files.
     for file_items, file_books in take_all(list(paths), options):
-        if validation is None:
+        if prepare is None:
             # Validation's libraries (pandas, pandera: ~0.5 s) load only now, while the
             # workers read on, and the workers were started without them.
-            from kofu_excel import validate as validation
+            from kofu_excel.validate import prepare
         base = len(items)
         items.extend(file_items)
         for book in file_books:
             book.item_index += base
-            validation.prepare(book)  # per-cell normalising while the workers read the next files
+            prepare(book)  # per-cell normalising while the workers read the next files
             books.append(book)
     from kofu_excel.validate import validate_books
 
