@@ -113,3 +113,84 @@ def test_the_worker_crash_test_passes_without_a_fatal_error_dump():
                          cwd=root, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Fatal Python error" not in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize(("asked", "offered", "used"), [
+    ("spawn", ["fork", "spawn", "forkserver"], "spawn"),
+    ("forkserver", ["fork", "spawn", "forkserver"], "forkserver"),
+    ("FORK", ["fork", "spawn", "forkserver"], "fork"),
+    ("", ["fork", "spawn", "forkserver"], "fork"),
+    ("threads", ["fork", "spawn", "forkserver"], "fork"),
+    ("fork", ["spawn"], "spawn"),  # Windows: spawn whatever is asked
+    ("", ["spawn"], "spawn"),
+])
+def test_start_method_is_KOFU_START_METHOD_where_the_os_offers_it(asked, offered, used, monkeypatch):
+    monkeypatch.setenv("KOFU_START_METHOD", asked)
+    monkeypatch.setattr(parallel.multiprocessing, "get_all_start_methods", lambda: offered)
+    assert parallel.start_method() == used
+
+
+def test_pool_under_spawn_gives_the_same_batch_as_one_process(inbox, master, monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_FILES_FOR_POOL", 1)
+    monkeypatch.setenv("KOFU_WORKERS", "1")
+    one = _summary(load_batch([inbox], BatchOptions(master=master)))
+    monkeypatch.setenv("KOFU_WORKERS", "2")
+    monkeypatch.setenv("KOFU_START_METHOD", "spawn")
+    two = _summary(load_batch([inbox], BatchOptions(master=master)))
+    assert one == two
+
+
+# Run as a script: a spawned worker imports the parent's main module (as __mp_main__), so the
+# patch at its top reaches the workers too, as no monkeypatch could. Each worker notes the heavy
+# modules it has loaded.
+SPAWN_SCRIPT = '''
+import json, os, sys
+from kofu_excel.pipeline import pool
+
+real = pool.read_book
+PARENT = os.environ.setdefault("KOFU_TEST_PARENT", str(os.getpid()))  # workers inherit it
+
+def read_or_die(data, fmt, file="", member=""):
+    if str(os.getpid()) != PARENT:
+        heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pandas", "pandera"})
+        with open(os.environ["KOFU_TEST_NOTES"], "a", encoding="utf-8") as f:
+            f.write(json.dumps(heavy) + "\\n")
+    if file.endswith(os.environ["KOFU_TEST_VICTIM"]):
+        os.abort()
+    return real(data, fmt, file=file, member=member)
+
+pool.read_book = read_or_die
+pool.MIN_FILES_FOR_POOL = 1
+
+if __name__ == "__main__":
+    from kofu_excel.model import BatchOptions
+    from kofu_excel.pipeline.batch import load_batch
+
+    batch = load_batch([sys.argv[1]], BatchOptions())
+    print(json.dumps({os.path.basename(it.path): [it.status, it.code] for it in batch.items}))
+'''
+
+
+def test_under_spawn_a_killed_worker_costs_its_file_only_and_workers_read_without_pandas(
+        inbox, tmp_path_factory):
+    import json
+    import subprocess
+    import sys
+
+    here = tmp_path_factory.mktemp("spawn")
+    script, notes = here / "run_spawn.py", here / "notes.jsonl"
+    script.write_text(SPAWN_SCRIPT, encoding="utf-8")
+    victim = sorted(p.name for p in inbox.glob("*.xlsx") if p.name[0].isdigit())[5]
+    env = dict(os.environ, KOFU_START_METHOD="spawn", KOFU_WORKERS="2", KOFU_TEST_VICTIM=victim,
+               KOFU_TEST_NOTES=str(notes))
+    env.pop("KOFU_TEST_PARENT", None)
+    res = subprocess.run([sys.executable, str(script), str(inbox)], capture_output=True, text=True,
+                         encoding="utf-8", env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    by_name = json.loads(res.stdout.strip().splitlines()[-1])
+    assert set(by_name) == {p.name for p in inbox.iterdir()}  # every file accounted for, once
+    assert by_name[victim] == ["rejected", "E119"]
+    accepted = [n for n, (status, _code) in by_name.items() if status == "accepted"]
+    assert len(accepted) == 11 and victim not in accepted
+    seen = [json.loads(line) for line in notes.read_text(encoding="utf-8").splitlines()]
+    assert len(seen) >= 12 and all(heavy == [] for heavy in seen)

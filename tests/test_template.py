@@ -360,6 +360,7 @@ def test_cli_output_piped_into_head_ends_quietly(monkeypatch):
 
 def test_cli_template_without_pref_says_it_writes_every_municipality_before_writing(tmp_path, monkeypatch):
     from kofu_excel.cli import template as cli_template
+    from kofu_excel.write import template as write_template
     from kofu_excel.write.template import TemplateResult
 
     said: list[str] = []
@@ -368,7 +369,7 @@ def test_cli_template_without_pref_says_it_writes_every_municipality_before_writ
         said.append("generate")  # the notice must already be out when writing starts
         return TemplateResult(kind, ())
 
-    monkeypatch.setattr(cli_template, "generate", fake_generate)
+    monkeypatch.setattr(write_template, "generate", fake_generate)  # the command imports it when run
     monkeypatch.setattr(cli_template.click, "echo", lambda msg="", err=False, **k: said.append(msg))
     result = CliRunner().invoke(main, ["template", "--kind", "plan", "-o", str(tmp_path)])
     assert result.exit_code == 0

@@ -311,12 +311,12 @@ def test_a_ctrl_c_after_the_work_is_done_changes_nothing():
 
 
 def test_an_os_error_anywhere_else_is_E907_in_japanese_not_E999(tmp_path, monkeypatch):
-    from kofu_excel.cli import merge as merge_cli
+    from kofu_excel import merge as merge_mod
 
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "受信" / "a.xlsx"))
 
-    monkeypatch.setattr(merge_cli, "merge", full_disk)
+    monkeypatch.setattr(merge_mod, "merge", full_disk)  # the CLI imports it when run
     res = CliRunner().invoke(main, ["merge", str(SAMPLES / "inbox"), "-o", str(tmp_path / "x.xlsx")])
     assert res.exit_code == 2
     assert res.stderr == (f"E907: {tmp_path / '受信' / 'a.xlsx'}：ファイルの読み書きに失敗しました"

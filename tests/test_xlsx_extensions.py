@@ -14,7 +14,9 @@ import zipfile
 from datetime import date, datetime
 
 import openpyxl
+import pytest
 import xlsxwriter
+import xlsxwriter.exceptions
 import xlsxwriter.workbook
 from xlsxwriter.format import Format
 from xlsxwriter.sharedstrings import SharedStringTable
@@ -80,6 +82,56 @@ def test_zip_member_class_is_swappable():
     assert "ZipInfo(" in inspect.getsource(xlsxwriter.workbook.Workbook)
     assert "_compresslevel" in zipfile.ZipInfo.__slots__
     assert xlsx._FastZipInfo("a.xml")._compresslevel == 1
+
+
+def test_archive_class_is_swappable_and_parts_arrive_whole_through_writestr():
+    # build_xlsx swaps xlsxwriter.workbook.ZipFile for _StreamingZipFile, which expects each
+    # in-memory part to come through writestr(zipinfo, bytes) in one call.
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
+    source = inspect.getsource(xlsxwriter.workbook.Workbook)
+    assert "ZipFile(" in source
+    assert 'xlsx_file.writestr(zipinfo, os_filename.getvalue().encode("utf-8"))' in source
+
+
+def test_bulk_rows_streamed_into_the_archive_give_the_same_bytes_as_written_whole():
+    """The rows go from their list into the deflate stream (no whole copy of the part): the
+    file is byte for byte what xlsxwriter's own writing of the part gives."""
+    many = 3 * xlsx._SLICE + 17  # more than one slice, and a partial one
+
+    def build(wb: xlsxwriter.Workbook, s: xlsx.Styles) -> None:
+        _build(wb, s)
+        big: BulkSheet = wb.add_worksheet("big", worksheet_class=BulkSheet)
+        write_text(big, 0, 0, "見出し", s)
+        big.bulk_first = 1
+        index, xf = big.string_indexer(), xf_index(s())
+        for r in range(1, many + 1):
+            big.bulk.append(f'<row r="{r + 1}"><c r="A{r + 1}" s="{xf}" t="s"><v>{index(f"団体{r % 50}")}</v></c>'
+                            f'<c r="B{r + 1}"><v>{r}</v></c></row>')
+        big.extend_to(1, 0)
+        big.extend_to(many, 1)
+
+    streamed = build_xlsx(build, title="t", fast_deflate=True)
+    buf = io.BytesIO()
+    wb = xlsx.new_workbook(buf, "t")
+    build(wb, xlsx.Styles(wb))
+    with xlsx._patched(xlsxwriter.workbook, "ZipInfo", xlsx._FastZipInfo):
+        wb.close()  # xlsxwriter writing every part whole
+    assert streamed == buf.getvalue()
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile  # restored after the build
+    assert getattr(xlsx._state, "streamed", None) is None
+    rows = openpyxl.load_workbook(io.BytesIO(streamed))["big"].max_row
+    assert rows == many + 1
+
+
+def test_a_write_failing_while_closing_leaves_no_streaming_state_behind(monkeypatch):
+    def full_disk(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xlsx._StreamingZipFile, "writestr", full_disk)
+    with pytest.raises(xlsxwriter.exceptions.FileCreateError):  # xlsxwriter wraps the OSError
+        build_xlsx(_build)
+    assert getattr(xlsx._state, "streamed", None) is None
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
 
 
 # --- a workbook written through the extensions reads back -------------------------------------

@@ -6,8 +6,6 @@ import datetime as dt
 
 import click
 
-from ..letters import FORMATS, render_letters
-from ..refdata import load_master
 from .common import (
     command,
     config_option,
@@ -17,6 +15,10 @@ from .common import (
     progress_bar,
 )
 from .usage import output_folder, parse_date_option
+
+# letters.FORMATS, named here so that --help does not import the letters (jinja2, docx);
+# tests/test_startup.py checks that the two agree.
+FORMATS = ("docx", "html", "md")
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
@@ -50,6 +52,9 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 def advise_cmd(summary: str, out_dir: str, fmt: str, templates_dir: str | None, config: str | None,
                master: str | None, missing: bool, muni: tuple[str, ...], letter_date: dt.date | None,
                due: dt.date | None, as_json: bool) -> None:
+    from ..letters import render_letters
+    from ..refdata import load_master
+
     with progress_bar("文書を作成中", as_json) as bar:
         result = render_letters(summary, out_dir, fmt=fmt, templates_dir=templates_dir,
                                 config=config, missing=missing, munis=muni, date=letter_date,

@@ -1,8 +1,10 @@
 """The console scripts (``kofu``, ``kofu-merge`` …): light until the command is loaded.
 
-Loading a command imports the whole library (about a second: pandas, pandera, openpyxl …). A
-Ctrl-C in that second would otherwise print a Python traceback; here it is the same one E990
-line and exit status 130 as a Ctrl-C while the command runs (cli/common.py handles that part).
+Loading the commands imports click and the options only; each command imports the library it
+needs (pandas, pandera, openpyxl …) when it runs, so ``--help`` and usage errors are instant
+(tests/test_startup.py). A Ctrl-C during start-up would otherwise print a Python traceback;
+here it is the same one E990 line and exit status 130 as a Ctrl-C while the command runs
+(cli/common.py handles that part).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The ``kofu`` group and the ``kofu-X`` commands (the same click commands).
 
-Importing this module imports every command and so the whole library (pandas, pandera …):
-the console scripts reach it through :mod:`kofu_excel.cli.entry`, which stays light.
+Importing this module imports every command's options, not the library: each command imports
+what it uses when it runs (pandas, pandera … only then), so ``--help`` stays instant.
 """
 
 from __future__ import annotations

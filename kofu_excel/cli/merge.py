@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from .. import forms
 from ..contract import STATUS_LABELS, STATUSES
-from ..intake import Item
-from ..merge import E_NOTHING, MergeResult, merge
-from ..model import BatchOptions
-from ..pipeline import read_passwords
-from ..refdata import load_config, load_master, load_schedule
 from .common import (
     command,
     config_option,
@@ -50,10 +45,16 @@ def reasons(items: Sequence[Item]) -> list[str]:
                 lines.extend(f"  {label} {it.where}：{why}" for it in group)
     return lines
 
+if TYPE_CHECKING:
+    from ..intake import Item
+    from ..merge import MergeResult
+
 
 def render(result: MergeResult) -> list[str]:
     """The short Japanese account: counts by status, why each file was not accepted (as --json
     says), missing, the output."""
+    from .. import forms
+
     counts = "、".join(f"{STATUS_LABELS[s]} {result.count(s)} 件" for s in STATUSES
                       if result.count(s) or s in ("accepted", "rejected"))
     lines = [f"ファイル {len(result.items)} 件：{counts}", *reasons(result.items)]
@@ -93,6 +94,12 @@ def merge_cmd(ctx: click.Context, paths: tuple[str, ...], out: str, master: str 
               pref: str | None, level: str, passwords: str | None, schedule: str | None,
               config: str | None, as_json: bool) -> None:
     refuse_side_inputs([out], master, passwords, schedule, config)
+    # The library only now, not at start-up: --help and usage errors stay instant.
+    from ..merge import E_NOTHING, merge
+    from ..model import BatchOptions
+    from ..pipeline import read_passwords
+    from ..refdata import load_config, load_master, load_schedule
+
     cfg = load_config(config)
     with progress_bar("とりまとめ中", as_json) as bar:
         options = BatchOptions(master=load_master(master), pref=pref,

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import click
 
-from .. import forms
-from ..refdata import load_master, load_schedule
-from ..write.template import generate
 from .common import (
     command,
     echo_json,
@@ -36,6 +33,10 @@ from .usage import output_folder
 @json_option
 def template_cmd(kind: str, master: str | None, schedule: str | None, pref: str | None,
                  muni: tuple[str, ...], blank: bool, out_dir: str, force: bool, as_json: bool) -> None:
+    from .. import forms
+    from ..refdata import load_master, load_schedule
+    from ..write.template import generate
+
     roster = None if blank else load_master(master)
     if roster is not None and not pref and not muni:
         # Said before the minutes of writing, on stderr (the JSON on stdout stays one document).

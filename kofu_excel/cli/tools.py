@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import click
 
-from .. import forms
-from ..demo.inbox import make_inbox
-from ..demo.sample import make_samples
-from ..refdata import load_master, load_schedule
 from .common import (
     command,
     echo_json,
@@ -25,6 +21,8 @@ from .usage import E_MISSING_PARAM, E_USAGE, UsageFault, output_folder, parse_mo
 @kind_option
 @json_option
 def fields_cmd(kind: str, as_json: bool) -> None:
+    from .. import forms
+
     entries = forms.catalog(kind)
     if as_json:
         echo_json({"kind": kind, "version": forms.FORM_VERSION,
@@ -66,7 +64,11 @@ def sample_cmd(ctx: click.Context, kind: str | None, master: str | None, schedul
                out_dir: str | None, inbox_dir: str | None, count: int | None, pref: str | None,
                muni: tuple[str, ...], seed: int, messy: bool, errors: bool, report_month: str,
                force: bool, as_json: bool) -> None:
+    from ..refdata import load_master, load_schedule
+
     if inbox_dir is not None:
+        from ..demo.inbox import make_inbox
+
         given = [opt for opt, on in (("--kind", kind), ("-o/--out", out_dir), ("--count", count is not None),
                                      ("--muni", muni), ("--messy", messy), ("--errors", errors),
                                      ("--report-month", _given(ctx, "report_month")),
@@ -86,6 +88,8 @@ def sample_cmd(ctx: click.Context, kind: str | None, master: str | None, schedul
     if missing:
         raise UsageFault(E_MISSING_PARAM, f"{'、'.join(missing)} を指定してください（--inbox のときを除く）", ctx)
     assert kind is not None and out_dir is not None
+    from ..demo.sample import make_samples
+
     result = make_samples(kind, out_dir, master=load_master(master), schedule=load_schedule(schedule),
                           count=count, pref=pref, munis=muni, seed=seed, messy=messy, errors=errors,
                           report_month=report_month, force=force)

@@ -3,11 +3,10 @@ send back."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from ..model import BatchOptions, FileResult
-from ..pipeline import E_NOTHING, ValidationRun, read_passwords, validate_paths
-from ..refdata import load_config, load_master
 from .common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -22,6 +21,10 @@ from .common import (
     refuse_side_inputs,
 )
 from .usage import output_file, output_folder
+
+if TYPE_CHECKING:
+    from ..model import FileResult
+    from ..pipeline import ValidationRun
 
 _HEAD = {"valid": "OK", "invalid": "NG", "unreadable": "NG（読込不可）", "ignored": "対象外"}
 
@@ -79,6 +82,11 @@ def validate_cmd(ctx: click.Context, paths: tuple[str, ...], report: str | None,
                  annotate: str | None, as_json: bool, passwords: str | None, master: str | None,
                  pref: str | None, config: str | None) -> None:
     refuse_side_inputs([report], master, passwords, config)
+    # The library only now, not at start-up: --help and usage errors stay instant.
+    from ..model import BatchOptions
+    from ..pipeline import E_NOTHING, read_passwords, validate_paths
+    from ..refdata import load_config, load_master
+
     limits = load_config(config).intake_limits()
     with progress_bar("読込・検証中", as_json) as bar:
         options = BatchOptions(passwords=read_passwords(passwords) if passwords else (),

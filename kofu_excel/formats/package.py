@@ -17,7 +17,7 @@ from .ods import OdsPackage, check_ods
 from .ole import OLE_MAGIC
 from .reader import PARSE_ERRORS, Package, Unreadable, parse_message
 from .xls import XlsPackage, check_xls
-from .xlsx import XlsxPackage, check_xlsx
+from .xlsx import XlsxPackage, check_xlsx, take_scanned
 from .zip import ZIP_MAGICS, ZipIndex, zip_index
 
 __all__ = ["check_workbook", "check_zip_workbook", "open_package"]
@@ -69,6 +69,9 @@ def open_package(data: bytes) -> Package:
             return XlsPackage(data)
         if data[:2] != b"PK":
             raise Unreadable("Excel・OpenDocument のブックではありません（ファイルの形式を判別できません）")
+        scanned = take_scanned(data)
+        if scanned is not None:  # the pre-scan has just read and checked its zip directory
+            return XlsxPackage(None, data, scanned)
         z = zipfile.ZipFile(BytesIO(data))
         if "content.xml" in z.NameToInfo and "xl/workbook.xml" not in z.NameToInfo:
             return OdsPackage(z)

@@ -24,6 +24,7 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from ..cells import col_name, parse_range, rowcol
+from .base import Reject
 from .limits import Limits
 from .reader import (
     BROKEN,
@@ -57,6 +58,50 @@ __all__ = ["XlsxPackage", "check_xlsx"]
 _SST_START = re.compile(rb"<(?:[\w.-]{1,40}:)?sst[\s/>]")
 
 
+_WorkbookParts = tuple[int, Mapping[str, str], frozenset[str]]
+
+
+def _workbook_parts(rels_xml: bytes, wb_xml: bytes) -> _WorkbookParts:
+    """From the workbook part and its relationships: the number of sheets, each sheet's part
+    (casefolded) → where (for reasons), and the shared-string parts. Cached by content: the
+    files of one template share both parts, so a batch parses them about once (hostile,
+    large ones are parsed every time, never kept). A DTD raises Reject, cached or not."""
+    if len(rels_xml) + len(wb_xml) <= 256 * 1024:
+        return _workbook_parts_cached(rels_xml, wb_xml)
+    return _parse_workbook_parts(rels_xml, wb_xml)
+
+
+def _parse_workbook_parts(rels_xml: bytes, wb_xml: bytes) -> _WorkbookParts:
+    rels: dict[str, tuple[str, str]] = {}
+    if rels_xml:
+        refuse_dtd(rels_xml, "xl/_rels/workbook.xml.rels ")
+        for raw_attrs in tags_named(rels_xml, b"Relationship"):
+            a = {local_name(k): html.unescape(v.decode("utf-8", "replace")) for k, v in tag_attrs(raw_attrs)}
+            rels[a.get(b"Id", "")] = (a.get(b"Type", ""), a.get(b"Target", ""))
+    parts: dict[str, str] = {}
+    sheets = 0
+    if wb_xml:
+        refuse_dtd(wb_xml, "xl/workbook.xml ")
+        for raw_attrs in tags_named(wb_xml, b"sheet"):
+            sheets += 1
+            a = tag_attrs(raw_attrs)
+            sheet_name = next((html.unescape(v.decode("utf-8", "replace")) for k, v in a
+                               if k == b"name"), "")
+            for k, v in a:
+                if local_name(k) == b"id" and b":" in k:
+                    _, target = rels.get(html.unescape(v.decode("utf-8", "replace")), ("", ""))
+                    for part in _xlsx_target(target) if target else []:
+                        parts[part.casefold()] = f"シート「{sheet_name}」"
+    sst_parts = {"xl/sharedstrings.xml"}
+    for rel_type, target in rels.values():
+        if rel_type.endswith("/sharedStrings") and target:
+            sst_parts.update(p.casefold() for p in _xlsx_target(target))
+    return sheets, MappingProxyType(parts), frozenset(sst_parts)
+
+
+_workbook_parts_cached = lru_cache(maxsize=32)(_parse_workbook_parts)
+
+
 def _xlsx_target(target: str) -> list[str]:
     """The part a relationship target names, resolved as calamine does and as OPC does."""
     names = []
@@ -70,31 +115,29 @@ def _xlsx_target(target: str) -> list[str]:
     return names
 
 
+# What the last passed pre-scan learnt of a package (its checked zip directory, the sheet
+# parts it inflated), for the reader that opens the same bytes next (pool.take: intake, then
+# read): one slot, taken by the reader, matched by identity.
+_scanned: tuple[bytes, ZipIndex, dict[str, bytes]] | None = None
+
+
+def take_scanned(data: bytes) -> tuple[ZipIndex, dict[str, bytes]] | None:
+    """The pre-scan's zip directory and inflated parts of exactly these bytes, once."""
+    global _scanned
+    slot, _scanned = _scanned, None
+    return (slot[1], slot[2]) if slot is not None and slot[0] is data else None
+
+
 def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | None:
-    rels: dict[str, tuple[str, str]] = {}
+    global _scanned
+    _scanned = None
+    inflated: dict[str, bytes] = {}
     rels_entry = idx.get("xl/_rels/workbook.xml.rels")
-    if rels_entry is not None:
-        rels_xml = as_utf8(inflate(data, rels_entry))
-        refuse_dtd(rels_xml, "xl/_rels/workbook.xml.rels ")
-        for raw_attrs in tags_named(rels_xml, b"Relationship"):
-            a = {local_name(k): html.unescape(v.decode("utf-8", "replace")) for k, v in tag_attrs(raw_attrs)}
-            rels[a.get(b"Id", "")] = (a.get(b"Type", ""), a.get(b"Target", ""))
-    parts: dict[str, str] = {}  # part name (casefolded) -> where, for reasons
+    rels_xml = as_utf8(inflate(data, rels_entry)) if rels_entry is not None else b""
     wb = idx.get("xl/workbook.xml")
-    sheets = 0
-    if wb is not None:
-        wb_xml = as_utf8(inflate(data, wb))
-        refuse_dtd(wb_xml, "xl/workbook.xml ")
-        for raw_attrs in tags_named(wb_xml, b"sheet"):
-            sheets += 1
-            a = tag_attrs(raw_attrs)
-            sheet_name = next((html.unescape(v.decode("utf-8", "replace")) for k, v in a
-                               if k == b"name"), "")
-            for k, v in a:
-                if local_name(k) == b"id" and b":" in k:
-                    _, target = rels.get(html.unescape(v.decode("utf-8", "replace")), ("", ""))
-                    for part in _xlsx_target(target) if target else []:
-                        parts[part.casefold()] = f"シート「{sheet_name}」"
+    wb_xml = as_utf8(inflate(data, wb)) if wb is not None else b""
+    sheets, sheet_parts, sst_targets = _workbook_parts(rels_xml, wb_xml)
+    parts = dict(sheet_parts)  # part name (casefolded) -> where, for reasons
     for e in idx.entries:
         key = e.name.casefold()
         if key.startswith(("xl/worksheets/", "xl/macrosheets/", "xl/dialogsheets/")) \
@@ -107,16 +150,13 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
         e = idx.get(part)
         if e is None or e.is_dir:
             continue
-        problem = xlsx_sheet_problem(inflate(data, e), where, limits)
+        xml = inflated[e.name] = inflate(data, e)
+        problem = xlsx_sheet_problem(xml, where, limits)
         if problem:
             return ("E108", problem)
     # calamine reserves room for every shared string the table declares (uniqueCount) before
     # reading any: 4294967295 aborts the process.
-    sst_parts = {"xl/sharedstrings.xml"}
-    for rel_type, target in rels.values():
-        if rel_type.endswith("/sharedStrings") and target:
-            sst_parts.update(p.casefold() for p in _xlsx_target(target))
-    for part in sst_parts:
+    for part in sst_targets:
         e = idx.get(part)
         if e is None:
             continue
@@ -135,6 +175,7 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
     styles = idx.get("xl/styles.xml")  # calamine parses it too
     if styles is not None:
         refuse_dtd(as_utf8(inflate_head(data, styles, 4096)), "xl/styles.xml ")
+    _scanned = (data, idx, inflated)
     return None
 
 
@@ -204,11 +245,16 @@ def _rels_targets(data: bytes, base: str) -> Mapping[str, str]:
 
 
 class XlsxPackage(Package):
-    def __init__(self, z: zipfile.ZipFile, data: bytes) -> None:
+    def __init__(self, z: zipfile.ZipFile | None, data: bytes,
+                 scanned: tuple[ZipIndex, dict[str, bytes]] | None = None) -> None:
+        """From zipfile's directory, or from the pre-scan's (``scanned``: its checked
+        directory and the parts it inflated and CRC-checked, not parsed or inflated again)."""
         super().__init__()
-        self.zip, self.data = z, memoryview(data)
+        self.zip, self.data, self.raw = z, memoryview(data), data
+        self.index, self.inflated = scanned if scanned is not None else (None, {})
+        names = [e.name for e in self.index.entries] if self.index is not None else z.namelist()  # type: ignore[union-attr]
         # Part names are case-insensitive in OPC; zipfile is not.
-        self.members = {n.lower(): n for n in z.namelist()}
+        self.members = {n.lower(): n for n in names}
         if "xl/workbook.bin" in self.members:
             raise Unreadable("xlsb 形式（Excel バイナリブック）には対応していません。xlsx で保存してください")
         self.wb_path = "xl/workbook.xml" if "xl/workbook.xml" in self.members else self._office_document()
@@ -225,7 +271,20 @@ class XlsxPackage(Package):
     def _inflate(self, path: str) -> bytes:
         """A member's bytes, inflated straight from the archive: half the cost of
         ``ZipFile.read`` (no CRC pass, no file object), bounded by the size the pre-scan checked."""
-        info = self.zip.getinfo(self.members[path.lower()])
+        name = self.members[path.lower()]
+        done = self.inflated.get(name)
+        if done is not None:
+            return done
+        if self.index is not None:
+            e = self.index.get(name)
+            if e is None or e.is_dir:
+                raise Unreadable(f"ブックの部品 {path} がありません")
+            try:
+                return inflate(self.raw, e)
+            except Reject as r:
+                raise Unreadable(r.reason) from None
+        assert self.zip is not None
+        info = self.zip.getinfo(name)
         if info.compress_type != zipfile.ZIP_DEFLATED:
             return self.zip.read(info)
         buf, off = self.data, info.header_offset

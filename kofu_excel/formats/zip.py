@@ -10,6 +10,7 @@ Used for workbooks (xlsx, ods) and for zip archives that intake opens as contain
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import re
 import struct
@@ -88,6 +89,14 @@ def _extra_fields(extra: bytes) -> Iterator[tuple[int, bytes]]:
         tag, size = struct.unpack_from("<HH", extra, i)
         yield tag, extra[i + 4 : i + 4 + size]
         i += 4 + size
+
+
+def _nfc_name(raw: bytes, flags: int, extra: bytes) -> str:
+    return unicodedata.normalize("NFC", _zip_name(raw, flags, extra))
+
+
+# The same few member names recur in every file of a batch (short ones only are kept).
+_nfc_name_cached = functools.lru_cache(maxsize=4096)(_nfc_name)
 
 
 def _zip_name(raw: bytes, flags: int, extra: bytes) -> str:
@@ -179,7 +188,7 @@ def zip_index(data: bytes, limits: Limits) -> ZipIndex:
                         offset = vals.pop(0)
         if b"\x00" in raw_name:
             raise Reject("E113", "圧縮ファイル内のファイル名に NUL 文字が含まれています")
-        name = unicodedata.normalize("NFC", _zip_name(raw_name, flags, extra))
+        name = (_nfc_name_cached if len(raw_name) + len(extra) <= 1024 else _nfc_name)(raw_name, flags, extra)
         entries.append(
             ZipEntry(len(entries), raw_name, name, flags, method, crc, csize, usize,
                       offset + concat, extra, ext_attr, create_system, dtime, ddate)
@@ -251,22 +260,33 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _check_member_name(e: ZipEntry, limits: Limits) -> None:
-    name = e.name
-    bad = None
-    if not name:
-        bad = "空のファイル名があります"
-    elif len(name) > limits.max_name_len:
-        bad = f"ファイル名が {len(name)} 文字あり、上限 {limits.max_name_len} 文字を超えています"
-    elif _CONTROL.search(name):
-        bad = "ファイル名に制御文字が含まれています"
-    elif name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
-        bad = f"「{name}」が絶対パスです"
-    elif ".." in re.split(r"[/\\]", name):
-        bad = f"「{name}」が上位フォルダ（..）を指しています"
-    elif e.create_system == 3 and (e.external_attr >> 16) & 0o170000 == 0o120000:
-        bad = f"「{name}」がシンボリックリンクです"
+    symlink = e.create_system == 3 and (e.external_attr >> 16) & 0o170000 == 0o120000
+    # The same few names recur in every file of a batch: cached, but only short ones.
+    check = _name_problem_cached if len(e.name) <= 1024 else _name_problem
+    bad = check(e.name, limits.max_name_len, symlink)
     if bad:
         raise Reject("E113", f"圧縮ファイル内のエントリ名が不正です：{bad}")
+
+
+def _name_problem(name: str, max_len: int, symlink: bool) -> str | None:
+    if not name:
+        return "空のファイル名があります"
+    if len(name) > max_len:
+        return f"ファイル名が {len(name)} 文字あり、上限 {max_len} 文字を超えています"
+    if _CONTROL.search(name):
+        return "ファイル名に制御文字が含まれています"
+    if name.startswith(("/", "\\")) or _DRIVE.match(name):
+        return f"「{name}」が絶対パスです"
+    if ".." in _SEPARATORS.split(name):
+        return f"「{name}」が上位フォルダ（..）を指しています"
+    if symlink:
+        return f"「{name}」がシンボリックリンクです"
+    return None
+
+
+_name_problem_cached = functools.lru_cache(maxsize=4096)(_name_problem)
+_DRIVE = re.compile(r"[A-Za-z]:")
+_SEPARATORS = re.compile(r"[/\\]")
 
 
 def inflate(data: bytes, e: ZipEntry) -> bytes:

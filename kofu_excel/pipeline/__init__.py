@@ -13,22 +13,36 @@ imports :mod:`kofu_excel.intake`; the rest see intake's items through it.
 
 from __future__ import annotations
 
-from kofu_excel.intake import Item, Stored, read_passwords
+import importlib
+from typing import Any
 
-from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
-from .validation import E_MISSING, ValidationRun, file_results, validate_paths
+# Loaded on first use, not with the package: a reading worker imports .pool (under spawn, by
+# name) and must not pay for pandas and pandera, which only validation (.batch) needs.
+_LAZY = {
+    "Item": "kofu_excel.intake",
+    "Stored": "kofu_excel.intake",
+    "read_passwords": "kofu_excel.intake",
+    "E_NOTHING": ".batch",
+    "E_OUTPUT_IS_INPUT": ".batch",
+    "Batch": ".batch",
+    "gc_paused": ".batch",
+    "load_batch": ".batch",
+    "E_MISSING": ".validation",
+    "ValidationRun": ".validation",
+    "file_results": ".validation",
+    "validate_paths": ".validation",
+}
 
-__all__ = [
-    "E_MISSING",
-    "E_NOTHING",
-    "E_OUTPUT_IS_INPUT",
-    "Batch",
-    "Item",
-    "Stored",
-    "ValidationRun",
-    "file_results",
-    "gc_paused",
-    "load_batch",
-    "read_passwords",
-    "validate_paths",
-]
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

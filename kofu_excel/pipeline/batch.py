@@ -19,7 +19,6 @@ from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, Book, muni_code_of
 from kofu_excel.refdata import Master, check_digit, load_master
 from kofu_excel.settle import settle
-from kofu_excel.validate import compare_resubmission, prepare, validate_books
 
 from .pool import take_all
 
@@ -85,9 +84,14 @@ def load_batch(paths: Iterable[str | Path], options: BatchOptions | None = None)
     master = options.master if options.master is not None else load_master(None)
     items: list[Item] = []
     books: list[Book] = []
+    prepare: Callable[[Book], Any] | None = None
     # Intake and reading per file, on every core (pool.py); bytes are freed as each file is
     # read, so memory stays bounded by the values, not the files.
     for file_items, file_books in take_all(list(paths), options):
+        if prepare is None:
+            # Validation's libraries (pandas, pandera: ~0.5 s) load only now, while the
+            # workers read on, and the workers were started without them.
+            from kofu_excel.validate import prepare
         base = len(items)
         items.extend(file_items)
         for book in file_books:
@@ -101,6 +105,8 @@ def load_batch(paths: Iterable[str | Path], options: BatchOptions | None = None)
         it = items[book.item_index]
         it.kind, it.status, it.code, it.reason = book.kind, "ignored", stamp.E_OWN, stamp.reason(book.own)
         it.data = None
+    from kofu_excel.validate import validate_books
+
     validate_books([b for b in books if not b.own or b.own == "summary"], master, pref=options.pref,
                    today=options.today)
     for book in books:
@@ -150,6 +156,8 @@ def _resubmissions(batch: Batch) -> None:
             prev = latest.get(it.muni_code)
             if prev is None or _when(batch, book) >= _when(batch, prev):
                 latest[it.muni_code] = book
+    from kofu_excel.validate import compare_resubmission
+
     for code, book in accepted.items():
         if code in latest:
             compare_resubmission(book, latest[code])

@@ -9,6 +9,11 @@ small batches the pool's start-up does not, and everything stays in this process
 A worker that dies (python-calamine aborts the process on some hostile bytes that the
 pre-checks did not foresee) breaks only its pool: its files are taken again one per process,
 and the one that kills its process is rejected with E119. The batch goes on.
+
+The start method is fork where the OS has it (a worker starts in ~10 ms) and spawn on Windows;
+``KOFU_START_METHOD=spawn|fork|forkserver`` chooses another (Windows: always spawn). A spawned
+worker imports this module by name: it must stay free of pandas and pandera (validation stays in
+the main process), so its start-up costs the reader's imports only.
 """
 
 from __future__ import annotations
@@ -74,6 +79,19 @@ def _die_with_parent() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="kofu-parent-watchdog", daemon=True).start()
+
+
+START_METHODS = ("spawn", "fork", "forkserver")
+
+
+def start_method() -> str:
+    """The pool's start method: KOFU_START_METHOD if the OS offers it, else fork where there is
+    one, else spawn (Windows has only spawn)."""
+    offered = multiprocessing.get_all_start_methods()
+    asked = os.environ.get("KOFU_START_METHOD", "").strip().lower()
+    if asked in START_METHODS and asked in offered:
+        return asked
+    return "fork" if "fork" in offered else "spawn"
 
 
 def _init(passwords: Sequence[str], limits: Limits) -> None:
@@ -147,7 +165,7 @@ def _pool(n: int, passwords: Sequence[str], limits: Limits) -> Iterator[ProcessP
     """A pool whose workers are ended at once when the caller stops early (Ctrl-C, SIGTERM, an
     error, a consumer that stops reading): the executor's own shutdown would wait for every
     queued chunk first."""
-    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    ctx = multiprocessing.get_context(start_method())
     ex = ProcessPoolExecutor(n, mp_context=ctx, initializer=_init, initargs=(tuple(passwords), limits))
     try:
         yield ex

@@ -15,10 +15,8 @@ from kofu_excel.findings import Finding
 from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, FileResult
 from kofu_excel.refdata import load_master
-from kofu_excel.write.annotate import write_annotated
 from kofu_excel.write.atomic import staged
 from kofu_excel.write.guard import InputFiles, refuse_not_regular
-from kofu_excel.write.report import write_report
 
 from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
 
@@ -128,6 +126,10 @@ def validate_paths(
     open_books = [b for b in batch.books
                   if not (batch.items[b.item_index].status == "superseded"
                           and batch.items[b.item_index].code)]
+    # The writers (openpyxl, xlsxwriter) only when asked.
+    from kofu_excel.write.annotate import write_annotated
+    from kofu_excel.write.report import write_report
+
     with staged() as st:  # the report and every copy, or none of them
         if annotate is not None:
             run.annotated = write_annotated(open_books, annotate, master, inputs=inputs, staging=st)

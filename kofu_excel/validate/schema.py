@@ -9,7 +9,10 @@ pass.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -18,6 +21,26 @@ import pandera.pandas as pa
 from .. import forms, periods
 from ..forms import Field, range_text
 from .prepare import BAD, NOT_APPLICABLE, Frame, Run
+
+
+@contextlib.contextmanager
+def _hypothesis_hidden() -> Iterator[None]:
+    """pandera's pandas checks import hypothesis when it is installed, for generating example
+    data, which this package never does: 0.6 s on the first validation where it is (the test
+    extra; the offline bundle has none). Hidden while they load, unless already loaded."""
+    if "hypothesis" in sys.modules:
+        yield
+        return
+    sys.modules["hypothesis"] = None  # type: ignore[assignment]  # "import hypothesis" fails
+    try:
+        yield
+    finally:
+        if sys.modules.get("hypothesis", 0) is None:
+            del sys.modules["hypothesis"]
+
+
+with _hypothesis_hidden():
+    import pandera.backends.pandas.builtin_checks  # noqa: F401  # what imports it, once
 
 
 def _bound(f: Field, v: int | str) -> int | pd.Timestamp:

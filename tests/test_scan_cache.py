@@ -1,0 +1,71 @@
+"""The pre-scan parses what every file of a template shares once per batch, and the cache
+never lets a hostile file through: its protections hold after clean files were scanned."""
+
+from __future__ import annotations
+
+from read_fixtures import rewrite_zip
+
+from kofu_excel.formats import check_workbook
+from kofu_excel.formats import xlsx as xlsx_format
+from kofu_excel.formats import zip as zip_format
+
+
+def _plan_bytes(make_sample, n: int = 3) -> list[bytes]:
+    return [p.read_bytes() for p in make_sample("plan", count=n, seed=11).files]
+
+
+def test_the_workbook_part_of_one_template_is_parsed_once_for_many_files(make_sample):
+    files = _plan_bytes(make_sample)
+    xlsx_format._workbook_parts_cached.cache_clear()
+    assert all(check_workbook(d, "xlsx") is None for d in files)
+    info = xlsx_format._workbook_parts_cached.cache_info()
+    assert (info.misses, info.hits) == (1, len(files) - 1)
+
+
+def test_a_dtd_in_the_workbook_part_is_refused_after_clean_files_were_scanned(make_sample):
+    files = _plan_bytes(make_sample)
+    assert all(check_workbook(d, "xlsx") is None for d in files)
+    dtd = b'<!DOCTYPE workbook [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    hostile = rewrite_zip(files[0], {"xl/workbook.xml": lambda x: x.replace(b"?>", b"?>" + dtd, 1)})
+    got = check_workbook(hostile, "xlsx")
+    assert got is not None and got[0] == "E101" and "DTD" in got[1]
+
+
+def _renamed(data: bytes, old: bytes, new: bytes) -> bytes:
+    """The same archive with one member renamed in both headers (same length)."""
+    assert len(old) == len(new)
+    return data.replace(old, new)
+
+
+def test_a_bad_member_name_is_refused_after_the_good_name_was_cached(make_sample):
+    files = _plan_bytes(make_sample)
+    assert all(check_workbook(d, "xlsx") is None for d in files)
+    # docProps/app.xml → ../Props/app.xml (same length): a path out of the folder.
+    hostile = _renamed(files[0], b"docProps/app.xml", b"../Props/app.xml")
+    got = check_workbook(hostile, "xlsx")
+    assert got is not None and got[0] == "E113" and "上位フォルダ" in got[1]
+    assert zip_format._name_problem_cached("docProps/app.xml", 255, False) is None
+
+
+def test_the_reader_takes_the_sheets_the_scan_inflated_and_reads_the_same(make_sample):
+    from kofu_excel.formats import open_package
+    from kofu_excel.read import read_book
+
+    data = _plan_bytes(make_sample, 1)[0]
+    fresh = read_book(bytes(bytearray(data)), "xlsx")  # no scan of these bytes: inflated anew
+    assert check_workbook(data, "xlsx") is None
+    pkg = open_package(data)
+    assert pkg.zip is None and pkg.index is not None  # the scan's directory, not zipfile's
+    assert any(name.startswith("xl/worksheets/") for name in pkg.inflated)
+    assert open_package(data).inflated == {}  # taken once: the slot does not keep the file
+    assert check_workbook(data, "xlsx") is None
+    scanned = read_book(data, "xlsx")
+    assert scanned.cells == fresh.cells and scanned.errors == fresh.errors
+
+
+def test_equal_bytes_that_were_not_scanned_are_not_given_the_scanned_parts(make_sample):
+    from kofu_excel.formats import open_package
+
+    data = _plan_bytes(make_sample, 1)[0]
+    assert check_workbook(data, "xlsx") is None
+    assert open_package(bytes(bytearray(data))).inflated == {}
