@@ -117,7 +117,7 @@ def validate_paths(
         refuse_not_regular(report)
     batch = load_batch(paths, replace(options, master=master))
     run = ValidationRun(batch, file_results(batch))
-    if run.nothing_found:
+    if run.nothing_found or (report is None and annotate is None):
         return run
     inputs.skip(it.path for it in batch.items if it.code == stamp.E_OWN and not it.member)
     if report is not None:
@@ -126,7 +126,7 @@ def validate_paths(
     open_books = [b for b in batch.books
                   if not (batch.items[b.item_index].status == "superseded"
                           and batch.items[b.item_index].code)]
-    # The writers (openpyxl, xlsxwriter) only when asked.
+    # The writers (xlsxwriter, openpyxl) are loaded only when an output is asked for.
     from kofu_excel.write.annotate import write_annotated
     from kofu_excel.write.report import write_report
 
