@@ -25,7 +25,7 @@ from . import forms, periods, stamp
 from .contract import STATUSES
 from .findings import Finding, KofuError
 from .model import NA, BatchOptions, Book, Progress, muni_code_of
-from .pipeline import E_NOTHING, E_OUTPUT_IS_INPUT, Item, Stored, gc_paused, load_batch
+from .pipeline import E_NOTHING, Item, Stored, gc_paused, load_batch
 from .refdata import (
     Master,
     ReviewConfig,
@@ -45,7 +45,7 @@ from .summary import (
     tidy_index,
     write_summary,
 )
-from .write.guard import InputFiles, refuse_not_regular
+from .write.guard import E_OUTPUT_IS_INPUT, InputFiles, refuse_not_regular
 
 __all__ = ["E_NOTHING", "E_OUTPUT_IS_INPUT", "E_PREF", "MergeResult", "merge"]
 

@@ -23,11 +23,10 @@ _LAZY = {
     "Stored": "kofu_excel.intake",
     "read_passwords": "kofu_excel.intake",
     "E_NOTHING": ".batch",
-    "E_OUTPUT_IS_INPUT": ".batch",
+    "E_OUTPUT_IS_INPUT": "kofu_excel.write.guard",  # raised there, before anything is written
     "Batch": ".batch",
     "gc_paused": ".batch",
     "load_batch": ".batch",
-    "E_MISSING": ".validation",
     "ValidationRun": ".validation",
     "file_results": ".validation",
     "validate_paths": ".validation",

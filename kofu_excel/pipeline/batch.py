@@ -24,10 +24,9 @@ from .pool import take_all
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["E_NOTHING", "E_OUTPUT_IS_INPUT", "Batch", "gc_paused", "load_batch"]
+__all__ = ["E_NOTHING", "Batch", "gc_paused", "load_batch"]
 
 E_NOTHING = "E109"  # nothing usable among the inputs: no output (exit 2)
-E_OUTPUT_IS_INPUT = "E903"  # an output path is one of the inputs
 
 
 @dataclass

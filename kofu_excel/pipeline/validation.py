@@ -18,13 +18,9 @@ from kofu_excel.refdata import load_master
 from kofu_excel.write.atomic import staged
 from kofu_excel.write.guard import InputFiles, refuse_not_regular
 
-from .batch import E_NOTHING, E_OUTPUT_IS_INPUT, Batch, gc_paused, load_batch
+from .batch import E_NOTHING, Batch, gc_paused, load_batch
 
-__all__ = ["E_MISSING", "E_NOTHING", "E_OUTPUT_IS_INPUT", "ValidationRun", "file_results",
-           "validate_paths"]
-
-E_MISSING = "E703"  # a path given does not exist (as intake says it: the usage code)
-
+__all__ = ["E_NOTHING", "ValidationRun", "file_results", "validate_paths"]
 
 @dataclass
 class ValidationRun:
