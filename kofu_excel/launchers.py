@@ -1,4 +1,4 @@
-"""Double-click use: the launchers (とりまとめ, 確認, 様式作成, 助言文書), defined once.
+"""Double-click use: the launchers (とりまとめ, 確認, 様式作成, 助言文書, kofu画面), defined once.
 
 :data:`LAUNCHERS` is the one definition. From it come
 

@@ -174,8 +174,13 @@ def desk(tmp_path_factory) -> Path:
     return root
 
 
+def desk_env(**extra: str) -> dict[str, str]:
+    """The environment of a launcher run by a test: this Python, no waiting, nothing opened."""
+    return {**os.environ, "KOFU_PYTHON": sys.executable, "KOFU_NO_WAIT": "1", "KOFU_NO_OPEN": "1", **extra}
+
+
 def launch(desk: Path, name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KOFU_PYTHON": sys.executable, "KOFU_NO_WAIT": "1", "KOFU_NO_OPEN": "1"}
+    env = desk_env()
     return subprocess.run(["sh", str(desk / "kofu-excel (R2)" / f"{name}.sh"), *args], cwd=cwd or desk, env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=600, stdin=subprocess.DEVNULL)
 
@@ -257,8 +262,7 @@ def test_sh_kofu_gamen_launcher_starts_the_page_and_ctrl_c_stops_it_cleanly(desk
     import signal
     import urllib.request
 
-    env = {**os.environ, "KOFU_PYTHON": sys.executable, "KOFU_NO_WAIT": "1", "KOFU_NO_OPEN": "1",
-           "HOME": str(tmp_path), "USERPROFILE": str(tmp_path)}
+    env = desk_env(HOME=str(tmp_path), USERPROFILE=str(tmp_path))  # the workspace under it
     proc = subprocess.Popen(["sh", str(desk / "kofu-excel (R2)" / "kofu画面.sh")], cwd=desk, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             text=True, encoding="utf-8", start_new_session=True)
