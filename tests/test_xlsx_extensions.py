@@ -10,19 +10,23 @@ from __future__ import annotations
 import inspect
 import io
 import re
+import threading
 import zipfile
+import zlib
 from datetime import date, datetime
 
 import openpyxl
 import pytest
 import xlsxwriter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import xlsxwriter.exceptions
 import xlsxwriter.workbook
 from xlsxwriter.format import Format
 from xlsxwriter.sharedstrings import SharedStringTable
 from xlsxwriter.worksheet import Worksheet
 
-from kofu_excel.write import xlsx
+from kofu_excel.write import deflate, xlsx
 from kofu_excel.write.xlsx import (
     BulkSheet,
     ClassicFormulaSheet,
@@ -118,9 +122,118 @@ def test_bulk_rows_streamed_into_the_archive_give_the_same_bytes_as_written_whol
         wb.close()  # xlsxwriter writing every part whole
     assert streamed == buf.getvalue()
     assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile  # restored after the build
-    assert getattr(xlsx._state, "streamed", None) is None
+    assert getattr(xlsx._state, "build", None) is None
     rows = openpyxl.load_workbook(io.BytesIO(streamed))["big"].max_row
     assert rows == many + 1
+
+
+def _big_rows_build(many: int, raise_at: int | None = None):
+    def build(wb: xlsxwriter.Workbook, s: xlsx.Styles) -> None:
+        _build(wb, s)
+        big: BulkSheet = wb.add_worksheet("big", worksheet_class=BulkSheet)
+        write_text(big, 0, 0, "見出し", s)
+        big.bulk_first = 1
+        index, xf = big.string_indexer(), xf_index(s())
+        for r in range(1, many + 1):
+            if r == raise_at:
+                raise KeyboardInterrupt
+            big.bulk.append(f'<row r="{r + 1}"><c r="A{r + 1}" s="{xf}" t="s"><v>{index(f"団体{r % 50}")}</v></c>'
+                            f'<c r="B{r + 1}"><v>{r}</v></c></row>')
+            big.spill()
+        big.extend_to(1, 0)
+        big.extend_to(many, 1)
+        wb.add_worksheet("after")  # a part written after the spliced one
+    return build
+
+
+def _parts(data: bytes) -> list[tuple[str, bytes]]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.testzip() is None  # every member's CRC checks out
+        return [(i.filename, z.read(i)) for i in z.infolist()]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_bulk_rows_deflated_on_a_thread_give_the_same_parts_as_xlsxwriter(fast):
+    """Rows handed to the deflate thread as they are made (more than two slices, and a part
+    after them) are spliced into one valid deflate stream: every part reads back as the text
+    xlsxwriter itself writes, and the CRCs check out."""
+    many = 2 * xlsx.SPILL_ROWS + 17
+    build = _big_rows_build(many)
+    spliced = build_xlsx(build, title="t", fast_deflate=fast)
+    buf = io.BytesIO()
+    wb = xlsx.new_workbook(buf, "t")
+    build(wb, xlsx.Styles(wb))  # outside build_xlsx: spill() keeps the rows
+    wb.close()
+    assert _parts(spliced) == _parts(buf.getvalue())
+    assert build_xlsx(build, title="t", fast_deflate=fast) == spliced  # deterministic
+    assert not [t for t in threading.enumerate() if t.name == "kofu-deflate"]
+    rows = list(openpyxl.load_workbook(io.BytesIO(spliced), read_only=True)["big"].values)
+    assert len(rows) == many + 1 and rows[-1] == (f"団体{many % 50}", many)
+
+
+def test_a_build_stopped_midway_leaves_no_deflate_thread_running():
+    with pytest.raises(KeyboardInterrupt):
+        build_xlsx(_big_rows_build(3 * xlsx.SPILL_ROWS, raise_at=2 * xlsx.SPILL_ROWS + 5))
+    assert not [t for t in threading.enumerate() if t.name == "kofu-deflate"]
+    assert getattr(xlsx._state, "build", None) is None
+
+
+def test_rows_deflated_elsewhere_are_spliced_into_their_part():
+    """BulkSheet.deflated_rows: a piece deflated in another process, with the workbook's
+    string indices, reads back in place (the summary's データ)."""
+    def build(wb: xlsxwriter.Workbook, s: xlsx.Styles) -> None:
+        xlsx.enter_strings(wb, ["札幌市", "函館市"])
+        ws: BulkSheet = wb.add_worksheet("d", worksheet_class=BulkSheet)
+        write_text(ws, 0, 0, "団体", s)
+        xf = xf_index(s())
+        rows = "".join(f'<row r="{r}"><c r="A{r}" s="{xf}" t="s"><v>{r % 2}</v></c>'
+                       f'<c r="B{r}"><v>{r}</v></c></row>' for r in range(2, 1002))
+        ws.bulk_first = 1
+        ws.deflated_rows(deflate.deflate([rows.encode()[:5000], rows.encode()[5000:]], 1))
+        ws.string_uses += 1000 - 2
+        ws.extend_to(1, 0)
+        ws.extend_to(1000, 1)
+
+    data = build_xlsx(build, fast_deflate=True)
+    _parts(data)
+    rows = list(openpyxl.load_workbook(io.BytesIO(data), read_only=True)["d"].values)
+    assert rows[0] == ("団体", None)
+    assert rows[1] == ("札幌市", 2) and rows[2] == ("函館市", 3) and rows[-1] == ("函館市", 1001)
+    sst = dict(_parts(data))["xl/sharedStrings.xml"].decode()
+    assert 'count="1001" uniqueCount="3"' in sst  # 2 entered + the header, 1000 + 1 uses
+
+
+def test_enter_strings_refuses_a_table_already_in_use():
+    wb = xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True})
+    wb.add_worksheet().write_string(0, 0, "x")
+    with pytest.raises(ValueError):
+        xlsx.enter_strings(wb, ["a"])
+    wb.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.binary(max_size=300))
+def test_crc32_combine_is_zlibs(a, b):
+    assert deflate.crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+def test_crc32_combine_of_a_long_piece():
+    a, b = b"head" * 1000, bytes(range(256)) * 40_000  # len(b) ~ 10 MB: many squarings
+    assert deflate.crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+def test_zipfile_writer_internals_that_splice_uses():
+    """deflate.splice reaches zipfile's member writer: these attributes must keep their roles."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z, z.open("a.xml", "w") as dest:
+        dest.write(b"<a>")
+        for name in ("_compressor", "_crc", "_file_size", "_compress_size", "_fileobj"):
+            assert hasattr(dest, name), name
+        assert dest._file_size == 3 and dest._crc == zlib.crc32(b"<a>")
+        deflate.splice(dest, deflate.deflate([b"<b/>" * 100], 6), 6)
+        dest.write(b"</a>")
+    with zipfile.ZipFile(buf) as z:
+        assert z.read("a.xml") == b"<a>" + b"<b/>" * 100 + b"</a>"
 
 
 def test_a_write_failing_while_closing_leaves_no_streaming_state_behind(monkeypatch):
@@ -130,7 +243,7 @@ def test_a_write_failing_while_closing_leaves_no_streaming_state_behind(monkeypa
     monkeypatch.setattr(xlsx._StreamingZipFile, "writestr", full_disk)
     with pytest.raises(xlsxwriter.exceptions.FileCreateError):  # xlsxwriter wraps the OSError
         build_xlsx(_build)
-    assert getattr(xlsx._state, "streamed", None) is None
+    assert getattr(xlsx._state, "build", None) is None
     assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
 
 

@@ -57,17 +57,25 @@ class Body:
         self.num_xf = [xf_index(s(num_format=formats.get(c, NUM))) for c in range(ncols)]
         self.date_xf = [xf_index(s(num_format=formats.get(c, DATE_FMT))) for c in range(ncols)]
         self.widths = [0] * ncols
+        self._tails: dict[int, dict[str, str]] = {}  # text format → text → its cell's tail
+        self.reused = 0  # uses of a kept tail, not yet counted in the string table
         ws.bulk_first = first_row
 
     def text(self, col: int, s: str, rs: str, xf: int | None = None) -> str:
-        if len(s) > MAX_TEXT:
-            s = s[: MAX_TEXT - 1] + "…"
-        if needs_quote(s):
-            xf = self.quote_xf
-        elif xf is None:
-            xf = self.col_text_xf[col]
-        idx = self.string_index(s)
-        return f'<c r="{self.letters[col]}{rs}" s="{xf}" t="s"><v>{idx}</v></c>'
+        """A text cell. The same text in the same format repeats down a sheet (names, labels,
+        quarters): its rendered tail is kept, and its uses counted here (see :meth:`finish`)."""
+        base = self.col_text_xf[col] if xf is None else xf
+        tails = self._tails.get(base)
+        if tails is None:
+            tails = self._tails[base] = {}
+        tail = tails.get(s)
+        if tail is None:
+            text = s if len(s) <= MAX_TEXT else s[: MAX_TEXT - 1] + "…"
+            shown = self.quote_xf if needs_quote(text) else base
+            tail = tails[s] = f'" s="{shown}" t="s"><v>{self.string_index(text)}</v></c>'
+        else:
+            self.reused += 1
+        return f'<c r="{self.letters[col]}{rs}{tail}'
 
     def add(self, values: Sequence[Any], style: dict[str, Any] | None = None,
             styles: Styles | None = None) -> None:
@@ -76,8 +84,7 @@ class Body:
         rs = str(r + 1)
         parts = [f'<row r="{rs}">']
         append = parts.append
-        measure = r - self.first < WIDTH_SAMPLE
-        widths, letters, num_xf = self.widths, self.letters, self.num_xf
+        letters, num_xf = self.letters, self.num_xf
         row_text_xf: int | None = None
         if style and styles is not None:
             row_text_xf = xf_index(styles(**style))
@@ -88,32 +95,42 @@ class Body:
             t = type(v)
             if t is int:
                 append(f'<c r="{letters[c]}{rs}" s="{num_xf[c]}"><v>{v}</v></c>')
-                w = len(f"{v:,}") if measure else 0
             elif t is str:
                 append(self.text(c, v, rs, row_text_xf))
-                w = display_width(v) if measure else 0
             elif t is float:
-                if not math.isfinite(v):
-                    continue
-                append(f'<c r="{letters[c]}{rs}" s="{num_xf[c]}"><v>{v:.16G}</v></c>')
-                w = 8
+                if math.isfinite(v):
+                    append(f'<c r="{letters[c]}{rs}" s="{num_xf[c]}"><v>{v:.16G}</v></c>')
             elif t is bool:
                 append(self.text(c, "はい" if v else "いいえ", rs, row_text_xf))
-                w = 6
             elif isinstance(v, date):
                 append(f'<c r="{letters[c]}{rs}" s="{self.date_xf[c]}"><v>{excel_serial(v)}</v></c>')
-                w = 12
             else:  # NA and anything odd: as text
                 append(self.text(c, str(v), rs))
-                w = 2
-            if w > widths[c]:
-                widths[c] = w
         append("</row>")
         self.ws.bulk.append("".join(parts))
+        self.ws.spill()
+        if r - self.first < WIDTH_SAMPLE:
+            self._measure(values)
         self.row += 1
 
+    def _measure(self, values: Sequence[Any]) -> None:
+        """Widen the columns for a row's values, as they are shown."""
+        widths = self.widths
+        for c, v in enumerate(values):
+            if v is None:
+                continue
+            t = type(v)
+            w = (len(f"{v:,}") if t is int else display_width(v) if t is str else
+                 (8 if math.isfinite(v) else 0) if t is float else 6 if t is bool else
+                 12 if isinstance(v, date) else 2)
+            if w > widths[c]:
+                widths[c] = w
+
     def finish(self) -> int:
-        """Tell xlsxwriter the sheet's extent; returns the last row written (or first - 1)."""
+        """Tell xlsxwriter the sheet's extent and the uses of kept texts; returns the last row
+        written (or first - 1)."""
+        self.ws.string_uses += self.reused
+        self.reused = 0
         if self.row > self.first:
             self.ws.extend_to(self.first, 0)
             self.ws.extend_to(self.row - 1, len(self.letters) - 1)

@@ -12,7 +12,8 @@ XlsxWriter's private API is used here and nowhere else: :class:`ClassicFormulaSh
 reaches the shared string table (``str_table._get_shared_string_index``, ``.count``), format
 indices (``Format._get_xf_index``) and ``Worksheet._check_dimensions``; ``build_xlsx(fast_deflate=
 True)`` swaps ``xlsxwriter.workbook.ZipInfo``, and ``build_xlsx`` swaps ``xlsxwriter.workbook.ZipFile``
-(bulk rows streamed into the archive, :class:`_StreamingZipFile`). setup.cfg pins xlsxwriter below its next minor
+(bulk rows deflated on a thread as they are made and spliced into the archive,
+:class:`_StreamingZipFile` and :mod:`.deflate`). setup.cfg pins xlsxwriter below its next minor
 version and ``tests/test_xlsx_extensions.py`` fails if any of these changes shape.
 """
 
@@ -22,7 +23,8 @@ import contextlib
 import math
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from io import BytesIO
 from typing import Any
@@ -34,6 +36,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from ..findings import KofuError, jsonable
 from ..forms import FORM_DATE
+from .deflate import Deflated, DeflateStream, splice
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 MAX_TEXT = 32767
@@ -171,56 +174,80 @@ class _FastZipInfo(zipfile.ZipInfo):
 
 
 class _StreamingZipFile(zipfile.ZipFile):
-    """The archive xlsxwriter writes into, taking each :class:`BulkSheet`'s rows straight from
-    their list: encoded and deflated a slice at a time, where xlsxwriter would first copy the
-    whole part into a StringIO, then to one str, then to UTF-8 bytes (three copies of a 100 MB
-    データ part). The bytes written are the same: one deflate stream over the same input."""
+    """The archive xlsxwriter writes into, taking each :class:`BulkSheet`'s rows from where the
+    sheet left them: the slices already deflated on a thread (:mod:`.deflate`) are spliced in,
+    the rows still in the list are encoded and deflated a slice at a time. xlsxwriter would first
+    copy the whole part into a StringIO, then to one str, then to UTF-8 bytes (three copies of a
+    100 MB データ part), and deflate it only then. The part's text is the same."""
 
     def writestr(self, zinfo_or_arcname: Any, data: Any, *args: Any, **kwargs: Any) -> None:
-        streamed = getattr(_state, "streamed", None)
+        build: _Build | None = getattr(_state, "build", None)
         marker = None
-        if streamed and isinstance(data, bytes) and isinstance(zinfo_or_arcname, zipfile.ZipInfo) \
-                and not args and not kwargs:
-            marker = next((m for m in streamed if m in data), None)
-        if marker is None:
+        if build and build.streamed and isinstance(data, bytes) \
+                and isinstance(zinfo_or_arcname, zipfile.ZipInfo) and not args and not kwargs:
+            marker = next((m for m in build.streamed if m in data), None)
+        if build is None or marker is None:
             super().writestr(zinfo_or_arcname, data, *args, **kwargs)
             return
         head, _, tail = data.partition(marker)
-        rows = streamed.pop(marker)
+        stream, rows = build.streamed.pop(marker)
         zinfo = zinfo_or_arcname
         # As writestr would set it before opening (it decides zip64): the size of the whole part.
-        zinfo.file_size = len(head) + len(tail) + sum(len(r) if r.isascii() else len(r.encode())
-                                                      for r in rows)
+        zinfo.file_size = len(head) + len(tail) + (stream.size if stream else 0) + sum(
+            len(r) if r.isascii() else len(r.encode()) for r in rows)
         with self.open(zinfo, mode="w") as dest:
             dest.write(head)
+            if stream is not None:
+                level = zinfo._compresslevel
+                splice(dest, stream.finish(), zlib.Z_DEFAULT_COMPRESSION if level is None else level)
             for i in range(0, len(rows), _SLICE):
                 dest.write("".join(rows[i:i + _SLICE]).encode())
             dest.write(tail)
         rows.clear()
 
 
-_SLICE = 4096  # rows encoded at a time
-# While build_xlsx closes a workbook (in this thread): ``streamed``, marker → the bulk rows a
-# BulkSheet left out of its part.
-_state = threading.local()
+_SLICE = 4096  # rows encoded at a time when the archive is written
+SPILL_ROWS = 16384  # rows per slice handed to the deflate thread while a sheet is built (~4 MB)
+
+
+class _Build:
+    """What :func:`build_xlsx` shares with the :class:`BulkSheet` s of the workbook it builds."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level  # the members' deflate level
+        self.streams: list[DeflateStream] = []  # every thread started, stopped when the build ends
+        # Filled while the workbook closes: marker → (the rows deflated so far, the rest) of
+        # a BulkSheet, which left only the marker in its part.
+        self.streamed: dict[bytes, tuple[DeflateStream | Deflated | None, list[str]]] = {}
+
+
+_state = threading.local()  # .build: the _Build of the workbook this thread is building
 
 
 def build_xlsx(build: Callable[[xlsxwriter.Workbook, Styles], None], title: str = "",
                fast_deflate: bool = False) -> bytes:
     buf = BytesIO()
     wb = new_workbook(buf, title)
-    build(wb, Styles(wb))
-    with contextlib.ExitStack() as stack:
-        if fast_deflate:
-            # xlsxwriter offers no compression option; it builds each member's ZipInfo itself.
-            stack.enter_context(_patched(xlsxwriter.workbook, "ZipInfo", _FastZipInfo))
-        stack.enter_context(_patched(xlsxwriter.workbook, "ZipFile", _StreamingZipFile))
-        _state.streamed = {}
-        try:
+    state = _state.build = _Build(1 if fast_deflate else zlib.Z_DEFAULT_COMPRESSION)
+    try:
+        build(wb, Styles(wb))
+        with contextlib.ExitStack() as stack:
+            if fast_deflate:
+                # xlsxwriter offers no compression option; it builds each member's ZipInfo itself.
+                stack.enter_context(_patched(xlsxwriter.workbook, "ZipInfo", _FastZipInfo))
+            stack.enter_context(_patched(xlsxwriter.workbook, "ZipFile", _StreamingZipFile))
             wb.close()
-        finally:
-            _state.streamed = None
+    finally:
+        _state.build = None
+        for stream in state.streams:
+            stream.close()
     return buf.getvalue()
+
+
+def deflate_level() -> int:
+    """The deflate level of the members of the workbook build_xlsx is building in this thread."""
+    build: _Build | None = getattr(_state, "build", None)
+    return build.level if build is not None else zlib.Z_DEFAULT_COMPRESSION
 
 
 @contextlib.contextmanager
@@ -250,9 +277,37 @@ class BulkSheet(Worksheet):
         super().__init__()
         self.bulk: list[str] = []
         self.bulk_first: int | None = None
+        # The first rows, already deflated (or being deflated on a thread); self.bulk follows.
+        self._deflated: DeflateStream | Deflated | None = None
+
+    def spill(self) -> None:
+        """Writers call this as they add rows: once a slice's worth is waiting, it is encoded
+        and handed to a deflate thread (:mod:`.deflate`), so compressing the part overlaps
+        making the rest of the workbook and the rows are not all kept as text until the end."""
+        if len(self.bulk) < SPILL_ROWS:
+            return
+        build: _Build | None = getattr(_state, "build", None)
+        if build is None:
+            return  # not inside build_xlsx: the rows stay and are written with the part
+        if self._deflated is None:
+            self._deflated = DeflateStream(build.level)
+            build.streams.append(self._deflated)
+        if not isinstance(self._deflated, DeflateStream):
+            raise TypeError("rows already given deflated (BulkSheet.deflated_rows)")
+        self._deflated.feed("".join(self.bulk).encode())
+        self.bulk.clear()  # in place: writers hold its append
+
+    def deflated_rows(self, rows: Deflated) -> None:
+        """The body rows as a deflated piece made elsewhere (another process): its cells share
+        the workbook's string table and formats like rows given as text."""
+        if self.bulk or self._deflated is not None:
+            raise TypeError("BulkSheet.deflated_rows must come before any row")
+        if getattr(_state, "build", None) is None:
+            raise TypeError("deflated rows are written only inside build_xlsx")
+        self._deflated = rows
 
     def _write_rows(self) -> None:
-        if self.bulk_first is None or not self.bulk:
+        if self.bulk_first is None or not (self.bulk or self._deflated):
             super()._write_rows()
             return
         saved = self.dim_rowmax
@@ -262,13 +317,13 @@ class BulkSheet(Worksheet):
                 super()._write_rows()
         finally:
             self.dim_rowmax = saved
-        streamed = getattr(_state, "streamed", None)
-        if streamed is not None:
-            # build_xlsx's archive takes the rows from the list (_StreamingZipFile): only a
-            # marker goes into the part's text.
-            marker = f"\0kofu-bulk-{len(streamed)}\0"
-            streamed[marker.encode()] = self.bulk
-            self.bulk = []
+        build: _Build | None = getattr(_state, "build", None)
+        if build is not None:
+            # build_xlsx's archive takes the rows from here (_StreamingZipFile): only a marker
+            # goes into the part's text.
+            marker = f"\0kofu-bulk-{len(build.streamed)}\0"
+            build.streamed[marker.encode()] = (self._deflated, self.bulk)
+            self.bulk, self._deflated = [], None
             self.fh.write(marker)
             return
         self.fh.writelines(self.bulk)  # no joined copy: the rows are the bulk of the memory
@@ -291,6 +346,18 @@ class BulkSheet(Worksheet):
     def extend_to(self, row: int, col: int) -> None:
         """Tell xlsxwriter a bulk cell exists at (row, col): the sheet's dimension grows."""
         self._check_dimensions(row, col)
+
+
+def enter_strings(wb: xlsxwriter.Workbook, texts: Sequence[str]) -> None:
+    """Put texts first in the workbook's shared string table, before any cell is written, so
+    that their indices are 0, 1, 2, … and rows made elsewhere can refer to them. Each counts
+    one use (see :attr:`BulkSheet.string_uses`)."""
+    table = wb.str_table
+    if table.count or table.unique_count:
+        raise ValueError("enter_strings: the string table is not empty")
+    for i, text in enumerate(texts):
+        if table._get_shared_string_index(text) != i:
+            raise ValueError("enter_strings: the texts repeat")
 
 
 def xf_index(fmt: Format) -> int:
