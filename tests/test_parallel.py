@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from kofu_excel.model import BatchOptions
+from kofu_excel import procs
 from kofu_excel.pipeline import pool as parallel
 from kofu_excel.pipeline.batch import load_batch
 
@@ -126,8 +127,8 @@ def test_the_worker_crash_test_passes_without_a_fatal_error_dump():
 ])
 def test_start_method_is_KOFU_START_METHOD_where_the_os_offers_it(asked, offered, used, monkeypatch):
     monkeypatch.setenv("KOFU_START_METHOD", asked)
-    monkeypatch.setattr(parallel.multiprocessing, "get_all_start_methods", lambda: offered)
-    assert parallel.start_method() == used
+    monkeypatch.setattr(procs.multiprocessing, "get_all_start_methods", lambda: offered)
+    assert procs.start_method() == used
 
 
 def test_pool_under_spawn_gives_the_same_batch_as_one_process(inbox, master, monkeypatch):

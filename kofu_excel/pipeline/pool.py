@@ -10,8 +10,7 @@ A worker that dies (python-calamine aborts the process on some hostile bytes tha
 pre-checks did not foresee) breaks only its pool: its files are taken again one per process,
 and the one that kills its process is rejected with E119. The batch goes on.
 
-The start method is fork where the OS has it (a worker starts in ~10 ms) and spawn on Windows;
-``KOFU_START_METHOD=spawn|fork|forkserver`` chooses another (Windows: always spawn). A spawned
+The start method and the workers' dying with the parent are :mod:`kofu_excel.procs`'. A spawned
 worker imports this module by name: it must stay free of pandas and pandera (validation stays in
 the main process), so its start-up costs the reader's imports only.
 """
@@ -20,11 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import multiprocessing.connection
 import os
-import signal
-import sys
-import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +30,7 @@ from kofu_excel import intake
 from kofu_excel.formats import DEFAULT_LIMITS, Limits
 from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, Book
+from kofu_excel.procs import quiet_child, start_method
 from kofu_excel.read import read_book
 
 # Below this many files the pool's start-up costs more than it saves (measured ~60 ms).
@@ -57,50 +53,9 @@ def workers(asked: int | None = None) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _die_with_parent() -> None:
-    """A worker never outlives the command, whatever kills it (SIGKILL included): on Linux the
-    kernel kills it when the parent dies (PR_SET_PDEATHSIG, even while stuck in native code);
-    everywhere a watchdog thread waits on the parent's sentinel (a pipe the parent holds, a
-    process handle on Windows) and ends the worker when it fires."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-    if not parent.is_alive():  # died before the line above took effect
-        os._exit(1)
-
-    def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(1)
-
-    threading.Thread(target=watch, name="kofu-parent-watchdog", daemon=True).start()
-
-
-START_METHODS = ("spawn", "fork", "forkserver")
-
-
-def start_method() -> str:
-    """The pool's start method: KOFU_START_METHOD if the OS offers it, else fork where there is
-    one, else spawn (Windows has only spawn)."""
-    offered = multiprocessing.get_all_start_methods()
-    asked = os.environ.get("KOFU_START_METHOD", "").strip().lower()
-    if asked in START_METHODS and asked in offered:
-        return asked
-    return "fork" if "fork" in offered else "spawn"
-
-
 def _init(passwords: Sequence[str], limits: Limits) -> None:
     global _passwords, _limits
-    # Ctrl-C and SIGTERM are the parent's to handle: it ends the workers (below) and cleans up.
-    with contextlib.suppress(ValueError, OSError):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent()
+    quiet_child()  # Ctrl-C is the parent's to handle: it ends the workers (below)
     _passwords, _limits = passwords, limits
 
 

@@ -23,7 +23,7 @@ from .. import __version__, forms
 from ..contract import SUMMARY_KIND, SUMMARY_META_SHEET, SUMMARY_SHEETS
 from ..write.atomic import write_atomic
 from ..write.xlsx import Styles, build_xlsx, write_text
-from .data import data_sheet
+from .data import DataSheet
 from .model import (
     KINDS,
     FindingRow,
@@ -89,26 +89,31 @@ def _meta(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
     ws.hide()
 
 
-STEPS: tuple[Callable[[xlsxwriter.Workbook, Styles, Summary], None], ...] = (
+# The sheets before データ (:class:`.data.DataSheet`, whose rows are made while these are written).
+SHEET_STEPS: tuple[Callable[[xlsxwriter.Workbook, Styles, Summary], None], ...] = (
     overview_sheet, municipalities_sheet, forecast_sheet, capacity_sheet, methods_sheet,
     costs_sheet, actuals_sheet, backlog_sheet, findings_sheet, missing_sheet, intake_sheet,
-    data_sheet, _meta,
 )
+STEP_COUNT = len(SHEET_STEPS) + 2  # + データ and the marker
 
 
 def summary_bytes(sm: Summary, progress: Progress | None = None) -> bytes:
     """The summary workbook as bytes (deterministic for the same summary)."""
 
     def build(wb: xlsxwriter.Workbook, s: Styles) -> None:
-        for i, step in enumerate(STEPS, start=1):
-            step(wb, s, sm)
-            if progress is not None:
-                progress(i, len(STEPS) + 1)
+        data = DataSheet(wb, s, sm)  # first: its texts take the string table's first indices
+        try:
+            for i, step in enumerate((*SHEET_STEPS, data.sheet, _meta), start=1):
+                step(wb, s, sm)
+                if progress is not None:
+                    progress(i, STEP_COUNT + 1)
+        finally:
+            data.close()
 
     data = build_xlsx(build, title=f"交付円滑化計画とりまとめ表（{sm.scope_name}）",
                       fast_deflate=True)
     if progress is not None:
-        progress(len(STEPS) + 1, len(STEPS) + 1)
+        progress(STEP_COUNT + 1, STEP_COUNT + 1)
     return data
 
 
