@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..contract import DATA_COLUMNS, DATA_SHEET, NA_TEXT
 from ..model import NA
 from ..procs import Beside, cores
-from ..write.deflate import Deflated, deflate
+from ..write.deflate import Deflated, DeflateStream
 from ..write.xlsx import MAX_TEXT, Styles, deflate_level, enter_strings, needs_quote, xf_index
 from .model import KINDS, Summary, tidy_index
 from .sheet import NUM, finish, table_sheet
@@ -105,8 +105,10 @@ def texts(values: Values) -> list[str]:
         ids = tidy_index(kind)
         for code in sorted(got):
             for cid, v in got[code].items():
-                if cid in ids and (text := _text(v)) is not None:
-                    out[text] = None
+                vt = type(v)  # most values are numbers: passed over without a call
+                if vt is int or (vt is float and math.isfinite(v)) or cid not in ids:
+                    continue
+                out[_text(v) or ""] = None
     return list(out)
 
 
@@ -115,9 +117,14 @@ def render(values: Values, texts: list[str], xfs: _Xfs, level: int) -> Rendered:
     deflated. Each row is assembled from per-(kind, catalog id) pieces: 区分/表/項目/期間 repeat
     for every municipality, so only the row number and the value vary."""
     state = {"row": 1, "uses": 0}
-    slices = _slices(values, {t: i for i, t in enumerate(texts)}, xfs, state)
-    rows = deflate(slices, level)
-    return Rendered(rows, state["row"], state["uses"])
+    # Deflated on a thread (zlib releases the GIL) while the next rows are made.
+    stream = DeflateStream(level)
+    try:
+        for piece in _slices(values, {t: i for i, t in enumerate(texts)}, xfs, state):
+            stream.feed(piece)
+        return Rendered(stream.finish(), state["row"], state["uses"])
+    finally:
+        stream.close()
 
 
 def _slices(values: Values, index: dict[str, int], xfs: _Xfs, state: dict[str, int]) -> Iterator[bytes]:

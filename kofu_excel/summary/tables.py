@@ -130,15 +130,17 @@ def forecast_sheet(wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
     header = ("団体コード", "市区町村名", *(periods.wareki_month(m) for m in months),
               *(f"{periods.fiscal_year_label(fy)}計" for fy in fys), "合計")
 
+    cids = [f"forecast.planned_issued.{k}" for k in months]
+    fy_of = [periods.fiscal_year_of(k) for k in months]
+
     def rows(plan: Mapping[str, Any]) -> Iterable[tuple[Sequence[Any], Sequence[int]]]:
-        vals = [plan.get(f"forecast.planned_issued.{k}") for k in months]
+        vals = [plan.get(cid) for cid in cids]
+        nums = [v if is_number(v) else 0 for v in vals]
         by_fy = dict.fromkeys(fys, 0)
-        for k, v in zip(months, vals, strict=True):
-            if is_number(v):
-                by_fy[periods.fiscal_year_of(k)] += v
+        for fy, n in zip(fy_of, nums, strict=True):
+            by_fy[fy] += n
         total = sum(by_fy.values())
-        yield ([*(_cell(v) for v in vals), *by_fy.values(), total],
-               [*(v if is_number(v) else 0 for v in vals), *by_fy.values(), total])
+        yield [*(_cell(v) for v in vals), *by_fy.values(), total], [*nums, *by_fy.values(), total]
 
     matrix_sheet(wb, s, sm, "交付枚数想定", "plan", header, rows, blank_rows=True, totals=True,
                  widths={i: 12 for i in range(2, len(header))})
