@@ -148,8 +148,9 @@ def merge(
     refuse_not_regular(out)
 
     steps = _StepCounter(options.progress)
+    # The summary needs the values only: each book's raw cells go once it is validated.
     batch = load_batch(paths, dataclasses.replace(options, master=master, pref=pref_code or None,
-                                                  progress=steps.reading))
+                                                  progress=steps.reading, keep_cells=False))
     items, books = batch.items, batch.books
     if level == "prefecture":
         for b in books:

@@ -188,3 +188,6 @@ class BatchOptions:
     today: date | None = None  # for future dates (E208)
     workers: int | None = None  # worker processes for intake and reading (1: no pool)
     progress: Progress | None = None  # progress(done, total) after each file read
+    # Keep each book's raw cells after validation (kofu-validate's annotated copies need them;
+    # the merge does not, and so holds only the values: memory stays nearly flat in N).
+    keep_cells: bool = True

@@ -30,6 +30,40 @@ def _summary(batch):
     return items, books
 
 
+@pytest.fixture(scope="module")
+def mixed_inbox(tmp_path_factory, make_sample):
+    """Plans (clean and with errors, some for the same municipalities) and monthly reports."""
+    root = tmp_path_factory.mktemp("mixed")
+    for kind, opts in (("plan", {"count": 6, "seed": 5}), ("plan", {"count": 6, "seed": 7, "errors": True}),
+                       ("monthly", {"count": 5, "seed": 5})):
+        for p in make_sample(kind, **opts).files:
+            shutil.copy(p, root / f"{kind}-{opts['seed']}-{p.name}")
+    return root
+
+
+def _findings(batch):
+    return sorted((b.item_index, f.code, f.field or "", f.message) for b in batch.books for f in b.findings)
+
+
+def test_validating_in_chunks_gives_the_same_batch_as_all_at_once(mixed_inbox, master, monkeypatch):
+    from kofu_excel.pipeline import batch as batch_mod
+
+    whole = load_batch([mixed_inbox], BatchOptions(master=master))
+    monkeypatch.setattr(batch_mod, "VALIDATE_CHUNK", 2)
+    chunked = load_batch([mixed_inbox], BatchOptions(master=master))
+    assert _summary(chunked) == _summary(whole)
+    assert _findings(chunked) == _findings(whole)
+    assert {it.status for it in whole.items} >= {"accepted", "rejected"}
+
+
+def test_a_merge_batch_keeps_the_values_and_drops_the_raw_cells(mixed_inbox, master):
+    kept = load_batch([mixed_inbox], BatchOptions(master=master))
+    dropped = load_batch([mixed_inbox], BatchOptions(master=master, keep_cells=False))
+    assert _summary(dropped) == _summary(kept) and _findings(dropped) == _findings(kept)
+    assert all(b.cells for b in kept.books if b.kind in ("plan", "monthly"))
+    assert not any(b.cells for b in dropped.books)
+
+
 def test_pool_gives_the_same_batch_as_one_process(inbox, master, monkeypatch):
     monkeypatch.setattr(parallel, "MIN_FILES_FOR_POOL", 1)
     monkeypatch.setenv("KOFU_WORKERS", "1")
