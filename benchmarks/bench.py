@@ -47,6 +47,10 @@ TARGETS = {
     "baseline/merge": ("≥", 12.0),
     "template/tfloor": ("≤", 2.5),
     "scan/floor": ("≤", 0.5),
+    # Issue 15 asked for the summary written 2× faster than when it was filed: 2.05 s then,
+    # against a floor of 1.6–2.0 s on the same machine (≥ 1.03× the floor); half of it, taking
+    # the floor's upper end, is ≤ 0.5× the floor in the same run.
+    "summary/floor": ("≤", 0.5),
     "merge_spawn/floor": ("", 0.0),  # reported, no target
 }
 # Whole commands: wall seconds, interpreter start-up included.
@@ -217,7 +221,10 @@ def child(task: str, work: Path) -> None:
     if "timed" in info:  # the task timed a part of itself
         wall, cpu = info.pop("timed")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    print(json.dumps({"wall": wall, "cpu": cpu, "rss": rss, "info": info}, ensure_ascii=False))
+    # The largest child's (a reading worker, or the summary's データ maker): under fork it
+    # shares the parent's pages, so the two are not added up.
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    print(json.dumps({"wall": wall, "cpu": cpu, "rss": rss, "kids": kids, "info": info}, ensure_ascii=False))
 
 
 # --- set-up ---------------------------------------------------------------------------------
@@ -278,7 +285,8 @@ def run_task(task: str, work: Path, reps: int) -> dict:
     walls = [r["wall"] for r in runs]
     return {"min": min(walls), "median": statistics.median(walls),
             "cpu": statistics.median(r["cpu"] for r in runs),
-            "rss": max(r["rss"] for r in runs), "info": runs[-1]["info"]}
+            "rss": max(r["rss"] for r in runs), "kids": max(r.get("kids", 0) for r in runs),
+            "info": runs[-1]["info"]}
 
 
 def _script(name: str) -> list[str]:
@@ -372,11 +380,13 @@ def main() -> None:
 
 
 def report(res: dict, prep: dict, args: argparse.Namespace, cmds: dict | None = None) -> None:
-    lines = ["| task | min s | median s | CPU s | peak RSS MiB | per file ms |", "|---|---|---|---|---|---|"]
+    lines = ["| task | min s | median s | CPU s | peak RSS MiB | a child's peak MiB | per file ms |",
+             "|---|---|---|---|---|---|---|"]
     for t, r in res.items():
         n = max(1, args.n // 4) if t == "merge_q" else args.n
+        kids = f"{r['kids'] / 2**20:.0f}" if r.get("kids") else "–"
         lines.append(f"| {t} | {r['min']:.2f} | {r['median']:.2f} | {r['cpu']:.2f} | "
-                     f"{r['rss'] / 2**20:.0f} | {r['min'] / n * 1000:.2f} |")
+                     f"{r['rss'] / 2**20:.0f} | {kids} | {r['min'] / n * 1000:.2f} |")
     ratios = []
     for name, (op, target) in TARGETS.items():
         a, b = name.split("/")
@@ -408,14 +418,15 @@ def report(res: dict, prep: dict, args: argparse.Namespace, cmds: dict | None = 
             q = res["merge_q"]["rss"]
             n_q = max(1, args.n // 4)
             per_file = (rss - q) / max(1, args.n - n_q) / 2**20
-            checks.append(f"- peak RSS at N vs N/4: ×{rss / q:.2f}, {per_file:.2f} MiB more per file "
-                          "(the values kept and the summary being written; not the files' bytes)")
-    if "spawnup" in res:
-        checks.append(f"- spawn: starting {res['spawnup']['info']['workers']} workers takes "
-                      f"{res['spawnup']['min']:.2f} s (once per merge)")
+            checks.append(f"- peak RSS at N vs N/4: ×{rss / q:.2f}, {per_file:.3f} MiB more per file "
+                          "(the values the summary needs and the summary itself; not the files' "
+                          "bytes nor their cells)")
         if not same:
             print("\n".join(checks))
             raise SystemExit("merged totals differ from the generated numbers")
+    if "spawnup" in res:
+        checks.append(f"- spawn: starting {res['spawnup']['info']['workers']} workers takes "
+                      f"{res['spawnup']['min']:.2f} s (once per merge)")
     m = machine()
     text = "\n".join([
         "# Benchmark results", "",

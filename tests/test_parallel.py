@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from kofu_excel.model import BatchOptions
 from kofu_excel import procs
+from kofu_excel.model import BatchOptions
 from kofu_excel.pipeline import pool as parallel
 from kofu_excel.pipeline.batch import load_batch
 

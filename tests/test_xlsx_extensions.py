@@ -18,10 +18,10 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 import xlsxwriter
-from hypothesis import given, settings
-from hypothesis import strategies as st
 import xlsxwriter.exceptions
 import xlsxwriter.workbook
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from xlsxwriter.format import Format
 from xlsxwriter.sharedstrings import SharedStringTable
 from xlsxwriter.worksheet import Worksheet
