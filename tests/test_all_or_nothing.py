@@ -303,3 +303,41 @@ def test_a_killed_batch_of_64_files_leaves_no_worker_behind(make_sample, tmp_pat
         assert err.strip() == "E990: 中断しました（出力ファイルは変更していません）"
     assert gone_within(workers, 2.0), [pid for pid in workers if running(pid)]
     assert [p.name for p in tmp_path.iterdir()] == ["受信"]  # no output, no temp file
+
+
+_STUCK_BESIDE = """
+import os, sys, time
+from kofu_excel import procs
+
+def work():
+    print("BESIDE", os.getpid(), file=sys.stderr, flush=True)
+    time.sleep(600)
+
+procs.Beside(work).result()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_command_leaves_no_child_working_beside_it(sig):
+    """The summary's データ is made in a child beside the command (procs.Beside): it ends with
+    the command however the command ends."""
+    child = subprocess.Popen([sys.executable, "-c", _STUCK_BESIDE], cwd=ROOT, text=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    watchdog = threading.Timer(120, child.kill)
+    watchdog.start()
+    try:
+        assert child.stderr is not None
+        line = child.stderr.readline()
+        assert line.startswith("BESIDE"), line
+        beside = int(line.split()[1])
+        assert beside in children_of(child.pid)
+        child.send_signal(sig)
+        child.communicate(timeout=60)
+    finally:
+        watchdog.cancel()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -sig
+    assert gone_within({beside}, 2.0)

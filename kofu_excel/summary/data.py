@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..contract import DATA_COLUMNS, DATA_SHEET, NA_TEXT
 from ..model import NA
 from ..procs import Beside, cores
-from ..write.deflate import Deflated, DeflateStream
+from ..write.deflate import Deflated, deflate
 from ..write.xlsx import MAX_TEXT, Styles, deflate_level, enter_strings, needs_quote, xf_index
 from .model import KINDS, Summary, tidy_index
 from .sheet import NUM, finish, table_sheet
@@ -117,14 +117,8 @@ def render(values: Values, texts: list[str], xfs: _Xfs, level: int) -> Rendered:
     deflated. Each row is assembled from per-(kind, catalog id) pieces: 区分/表/項目/期間 repeat
     for every municipality, so only the row number and the value vary."""
     state = {"row": 1, "uses": 0}
-    # Deflated on a thread (zlib releases the GIL) while the next rows are made.
-    stream = DeflateStream(level)
-    try:
-        for piece in _slices(values, {t: i for i, t in enumerate(texts)}, xfs, state):
-            stream.feed(piece)
-        return Rendered(stream.finish(), state["row"], state["uses"])
-    finally:
-        stream.close()
+    rows = deflate(_slices(values, {t: i for i, t in enumerate(texts)}, xfs, state), level)
+    return Rendered(rows, state["row"], state["uses"])
 
 
 def _slices(values: Values, index: dict[str, int], xfs: _Xfs, state: dict[str, int]) -> Iterator[bytes]:
