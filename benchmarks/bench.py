@@ -1,6 +1,6 @@
 """kofu-excel benchmark: the merge against the naive baseline and the read floor, in ONE run.
 
-    python benchmarks/bench.py [--n 1741] [--reps 3] [--seed 2019] [--keep DIR]
+    python benchmarks/bench.py [--n 1741] [--reps 3] [--seed 2019] [--keep DIR] [--before DIR]
 
 Makes N filled plan workbooks for real municipalities of the built-in master (seeded) and the
 demo inbox of a prefecture (`kofu sample --inbox`), then times, each task in a fresh child process
@@ -16,6 +16,9 @@ demo inbox of a prefecture (`kofu sample --inbox`), then times, each task in a f
   (i) merge_spawn (a) with KOFU_START_METHOD=spawn (the Windows start method)
   (j) spawnup     starting the spawn pool's workers (each imports what a reading worker imports)
   (k) merge_q     (a) on the first quarter of the files: peak memory must not grow with N
+  (l) summary_before  with --before DIR (a checkout of an earlier commit, e.g. `git worktree add
+                  DIR ac675aa`, the tree before issue 15's work): (h) with that code, to compare
+                  the summary's writing then and now in the same run
 and, as whole commands (interpreter start-up included): `kofu --help`, `kofu-merge --help`, and
 kofu-merge / kofu-validate on the demo inbox. It prints min/median wall and CPU times, peak RSS,
 and the ratios and limits that docs/spec/quality.md sets targets for, writing them to benchmarks/results.md
@@ -51,6 +54,7 @@ TARGETS = {
     # against a floor of 1.6–2.0 s on the same machine (≥ 1.03× the floor); half of it, taking
     # the floor's upper end, is ≤ 0.5× the floor in the same run.
     "summary/floor": ("≤", 0.5),
+    "summary_before/summary": ("≥", 2.0),  # the same, measured against the earlier code itself
     "merge_spawn/floor": ("", 0.0),  # reported, no target
 }
 # Whole commands: wall seconds, interpreter start-up included.
@@ -212,6 +216,7 @@ TASKS = {"merge": task_merge, "baseline": task_baseline, "floor": task_floor,
          "scan": task_scan, "summary": task_summary, "merge_spawn": task_merge,
          "spawnup": task_spawnup, "merge_q": task_merge_q}
 ENV = {"merge_spawn": {"KOFU_START_METHOD": "spawn"}}
+TASKS["summary_before"] = task_summary  # run with PYTHONPATH=--before (main() adds it to ENV)
 
 
 def child(task: str, work: Path) -> None:
@@ -320,14 +325,14 @@ def run_command(argv: list[str], reps: int) -> dict:
     return {"min": min(walls), "median": statistics.median(walls)}
 
 
-def compile_package() -> None:
+def compile_package(folder: Path | None = None) -> None:
     """Byte-compile kofu_excel as pip does on install (PYTHONDONTWRITEBYTECODE stops imports,
     not this, from writing the caches)."""
     import compileall
 
     import kofu_excel
 
-    compileall.compile_dir(str(Path(kofu_excel.__file__).parent), quiet=1)
+    compileall.compile_dir(str(folder or Path(kofu_excel.__file__).parent), quiet=1)
 
 
 def machine() -> dict:
@@ -348,6 +353,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2019)
     ap.add_argument("--keep", help="work folder to keep (default: a temp folder, removed)")
     ap.add_argument("--only", help="comma-separated tasks to run (default: all)")
+    ap.add_argument("--before", help="a checkout of earlier code: also time its summary writing")
     ap.add_argument("--no-commands", action="store_true", help="skip timing the whole commands")
     ap.add_argument("--note", default="", help="a line about the machine's load, kept in results.md")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -362,7 +368,13 @@ def main() -> None:
         print(f"preparing {args.n} plan workbooks in {work} …", flush=True)
         prep = prepare(work, args.n, args.seed)
         compile_package()
-        tasks = args.only.split(",") if args.only else list(TASKS)
+        tasks = args.only.split(",") if args.only else [t for t in TASKS if t != "summary_before"]
+        if args.before:
+            before = str(Path(args.before).resolve())
+            compile_package(Path(before) / "kofu_excel")
+            ENV["summary_before"] = {"PYTHONPATH": before}
+            if "summary_before" not in tasks:
+                tasks.append("summary_before")
         res = {}
         for t in tasks:
             print(f"timing {t} ×{args.reps} …", flush=True)
