@@ -36,10 +36,11 @@ def forecast_chart(wb: xlsxwriter.Workbook, ws: Worksheet, s: Styles, sm: Summar
     for j, h in enumerate(("年月", "想定累計", "国の目安", "実績累計")):
         write_text(ws, r0, c0 + j, h, s, **label)
     forecast = dict.fromkeys(months, 0)
+    keys = [(m, f"forecast.planned_issued.{m}") for m in months]
     for plan in plans.values():
         total = as_count(plan, "basic.issued_to_date")
-        for m in months:
-            total += as_count(plan, f"forecast.planned_issued.{m}")
+        for m, key in keys:
+            total += as_count(plan, key)
             forecast[m] += total
     # The benchmark over the same municipalities as the forecast: those with a plan.
     pops = [as_count(p, "basic.population") or (sm.master.by_code[c].population or 0
