@@ -37,6 +37,7 @@ from .refdata import (
 from .review import kind_of, review
 from .summary import (
     KINDS,
+    DataRows,
     FindingRow,
     IntakeRow,
     Summary,
@@ -195,17 +196,24 @@ def merge(
     if without_designated:
         scope = [m for m in scope if not m.designated]
     kinds = _kinds_in_play(items, books, values)
-    sm: Summary | None = None
-    if scope or usable:
-        sm = _summary(level, pref_code, master, schedule, config, scope, values, files, kinds,
-                      items, books, extra_findings, without_designated)
-    missing = sorted({m.code for m, _k in sm.missing()}) if sm is not None else []
-    totals = sm.totals() if sm is not None else _empty_totals(items)
-    if not usable:
-        return MergeResult(None, items, missing, totals, 2, sm, pref_code, level)
+    # データ's rows depend on the accepted values only: they are made (beside this process, for
+    # a national merge) while the review runs.
+    rows = DataRows(values) if usable else None
+    try:
+        sm: Summary | None = None
+        if scope or usable:
+            sm = _summary(level, pref_code, master, schedule, config, scope, values, files, kinds,
+                          items, books, extra_findings, without_designated)
+        missing = sorted({m.code for m, _k in sm.missing()}) if sm is not None else []
+        totals = sm.totals() if sm is not None else _empty_totals(items)
+        if not usable:
+            return MergeResult(None, items, missing, totals, 2, sm, pref_code, level)
 
-    assert sm is not None
-    write_summary(sm, out, progress=steps.writing)
+        assert sm is not None
+        write_summary(sm, out, progress=steps.writing, rows=rows)
+    finally:
+        if rows is not None:
+            rows.close()
     exit_code = 1 if any(it.status == "rejected" for it in items) else 0
     return MergeResult(out, items, missing, totals, exit_code, sm, pref_code, level)
 

@@ -142,3 +142,21 @@ def test_data_sheet_holds_every_value_with_texts_and_numbers_in_place(summary, m
     codes = {r[0] for r in rows[1:]}
     assert codes == {c for got in summary.values.values() for c in got}
     assert any(isinstance(r[5], str) for r in rows[1:]) and any(isinstance(r[5], int) for r in rows[1:])
+
+
+def test_rows_started_before_the_review_give_the_workbook_made_without_them(tmp_path, make_sample, master,
+                                                                            monkeypatch):
+    """kofu-merge starts データ's rows (in a child) before its review: the file it writes is the
+    one the summary gives when its rows are made at the end, here."""
+    monkeypatch.setattr(data_mod, "BESIDE_VALUES", 0)
+    monkeypatch.setattr(data_mod, "cores", lambda: 2)
+    spy = Spy(monkeypatch)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for p in make_sample("plan", pref="31").files:
+        shutil.copy(p, inbox / p.name)
+    result = merge([inbox], tmp_path / "s.xlsx", BatchOptions(master=master))
+    assert len(spy.results) == 1 and spy.results[0] is not None  # made by the early child
+    assert multiprocessing.active_children() == []
+    monkeypatch.setattr(data_mod, "BESIDE_VALUES", 10**12)
+    assert (tmp_path / "s.xlsx").read_bytes() == summary_bytes(result.summary)

@@ -23,7 +23,7 @@ from .. import __version__, forms
 from ..contract import SUMMARY_KIND, SUMMARY_META_SHEET, SUMMARY_SHEETS
 from ..write.atomic import write_atomic
 from ..write.xlsx import Styles, build_xlsx, write_text
-from .data import DataSheet
+from .data import DataRows, DataSheet
 from .model import (
     KINDS,
     FindingRow,
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KINDS",
     "SHEETS",
+    "DataRows",
     "FindingRow",
     "IntakeRow",
     "Progress",
@@ -97,11 +98,12 @@ SHEET_STEPS: tuple[Callable[[xlsxwriter.Workbook, Styles, Summary], None], ...] 
 STEP_COUNT = len(SHEET_STEPS) + 2  # + データ and the marker
 
 
-def summary_bytes(sm: Summary, progress: Progress | None = None) -> bytes:
-    """The summary workbook as bytes (deterministic for the same summary)."""
+def summary_bytes(sm: Summary, progress: Progress | None = None, rows: DataRows | None = None) -> bytes:
+    """The summary workbook as bytes (deterministic for the same summary). ``rows``: データ's
+    rows, started earlier from ``sm.values`` (:class:`.data.DataRows`); the caller closes it."""
 
     def build(wb: xlsxwriter.Workbook, s: Styles) -> None:
-        data = DataSheet(wb, s, sm)  # first: its texts take the string table's first indices
+        data = DataSheet(wb, s, sm, rows)  # first: its formats and texts come first
         try:
             for i, step in enumerate((*SHEET_STEPS, data.sheet, _meta), start=1):
                 step(wb, s, sm)
@@ -117,7 +119,8 @@ def summary_bytes(sm: Summary, progress: Progress | None = None) -> bytes:
     return data
 
 
-def write_summary(sm: Summary, path: str | Path, progress: Progress | None = None) -> Path:
+def write_summary(sm: Summary, path: str | Path, progress: Progress | None = None,
+                  rows: DataRows | None = None) -> Path:
     """Write the summary atomically (temp file + fsync + rename): all or nothing."""
-    write_atomic(path, summary_bytes(sm, progress))
+    write_atomic(path, summary_bytes(sm, progress, rows))
     return Path(path)

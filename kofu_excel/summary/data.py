@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..contract import DATA_COLUMNS, DATA_SHEET, NA_TEXT
 from ..model import NA
 from ..procs import Beside, cores
-from ..write.deflate import Deflated, deflate
+from ..write.deflate import Deflated, DeflateStream
 from ..write.xlsx import MAX_TEXT, Styles, deflate_level, enter_strings, needs_quote, xf_index
 from .model import KINDS, Summary, tidy_index
 from .sheet import NUM, finish, table_sheet
@@ -53,33 +53,61 @@ class _Xfs:
     num: int
 
 
-class DataSheet:
-    """The データ sheet of one summary: created before the other sheets (its texts take the
-    string table's first indices, and its rows are made beside them), written by :meth:`sheet`
-    in its place among them."""
+# The formats a summary's workbook gives its first three formats (xlsxwriter's default is 0):
+# データ's text, quoted text and number, which DataSheet creates before any other. Rows made
+# before the workbook exists (DataRows) use these, and DataSheet checks that they hold.
+FIRST_XFS = _Xfs(1, 2, 3)
+LEVEL = 1  # the summary's deflate level (summary_bytes: build_xlsx(fast_deflate=True))
 
-    def __init__(self, wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
+
+class DataRows:
+    """データ's rows in the making: started as soon as the values are final — the merge starts
+    them before its review, so that they are made while it runs — in a child process beside
+    this one when there are many (one core or a small summary: made here when asked for)."""
+
+    def __init__(self, values: Values) -> None:
+        self.source = values
+        self.values = {k: values[k] for k in KINDS if values.get(k)}
+        self.texts = texts(self.values)
+        big = sum(len(v) for got in self.values.values() for v in got.values()) >= BESIDE_VALUES
+        self._beside = Beside(render, self.values, self.texts, FIRST_XFS, LEVEL) \
+            if big and cores() > 1 else None
+
+    def result(self, xfs: _Xfs, level: int) -> Rendered:
+        """The rows, in these formats at this level: the child's if it made them so, else made
+        here (the same bytes either way)."""
+        got = self._beside.result() if self._beside is not None else None
+        self._beside = None
+        if got is None or xfs != FIRST_XFS or level != LEVEL:
+            got = render(self.values, self.texts, xfs, level)
+        return got
+
+    def close(self) -> None:
+        if self._beside is not None:
+            self._beside.close()
+            self._beside = None
+
+
+class DataSheet:
+    """The データ sheet of one summary: created before the other sheets (its formats and texts
+    come first in the workbook, see :data:`FIRST_XFS`), written by :meth:`sheet` in its place
+    among them."""
+
+    def __init__(self, wb: xlsxwriter.Workbook, s: Styles, sm: Summary, rows: DataRows | None) -> None:
         # The formats Body gives this sheet's cells (table_sheet below): text, quoted, number.
         self.xfs = _Xfs(xf_index(s()), xf_index(s(quote_prefix=True)), xf_index(s(num_format=NUM)))
-        self.values = {k: sm.values[k] for k in KINDS if sm.values.get(k)}
-        self.texts = texts(self.values)
-        enter_strings(wb, self.texts)
-        self.level = deflate_level()
-        big = sum(len(v) for got in self.values.values() for v in got.values()) >= BESIDE_VALUES
-        self._beside = Beside(render, self.values, self.texts, self.xfs, self.level) \
-            if big and cores() > 1 else None
+        self.rows = rows if rows is not None and rows.source is sm.values else DataRows(sm.values)
+        self._own = self.rows is not rows  # started here: closed here
+        enter_strings(wb, self.rows.texts)
 
     def sheet(self, wb: xlsxwriter.Workbook, s: Styles, sm: Summary) -> None:
         t = table_sheet(wb, s, DATA_SHEET, DATA_COLUMNS)
         ws = t.body.ws
-        got = self._beside.result() if self._beside is not None else None
-        self._beside = None
-        if got is None:  # small, one core, or the child failed: made here, the same bytes
-            got = render(self.values, self.texts, self.xfs, self.level)
+        got = self.rows.result(self.xfs, deflate_level())
         if got.last_row > 1:
             ws.deflated_rows(got.rows)
         # Each text was counted once when entered; the rows' uses are counted here.
-        ws.string_uses += got.uses - len(self.texts)
+        ws.string_uses += got.uses - len(self.rows.texts)
         t.body.row = got.last_row
         finish(t, widths={0: 12, 1: 10, 2: 12, 3: 32, 4: 12, 5: 16})
         # Rows for machines (the national merge, pivot tables), not for paper: printing the
@@ -88,9 +116,8 @@ class DataSheet:
         ws.print_area(0, 0, 0, len(DATA_COLUMNS) - 1)
 
     def close(self) -> None:
-        if self._beside is not None:
-            self._beside.close()
-            self._beside = None
+        if self._own:
+            self.rows.close()
 
 
 def texts(values: Values) -> list[str]:
@@ -117,8 +144,14 @@ def render(values: Values, texts: list[str], xfs: _Xfs, level: int) -> Rendered:
     deflated. Each row is assembled from per-(kind, catalog id) pieces: 区分/表/項目/期間 repeat
     for every municipality, so only the row number and the value vary."""
     state = {"row": 1, "uses": 0}
-    rows = deflate(_slices(values, {t: i for i, t in enumerate(texts)}, xfs, state), level)
-    return Rendered(rows, state["row"], state["uses"])
+    # Deflated on a thread (zlib releases the GIL) while the next rows are made.
+    stream = DeflateStream(level)
+    try:
+        for piece in _slices(values, {t: i for i, t in enumerate(texts)}, xfs, state):
+            stream.feed(piece)
+        return Rendered(stream.finish(), state["row"], state["uses"])
+    finally:
+        stream.close()
 
 
 def _slices(values: Values, index: dict[str, int], xfs: _Xfs, state: dict[str, int]) -> Iterator[bytes]:
