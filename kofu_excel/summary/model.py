@@ -160,10 +160,12 @@ def period_totals(kind: str, books: Iterable[Mapping[str, Any]]) -> dict[str, di
     for key, by_period in _stock_keys(kind).items():
         per = out[key] = dict.fromkeys(by_period, 0)
         for period, cid in by_period.items():
+            total = 0
             for v in books:
                 x = v.get(cid)
-                if is_number(x):
-                    per[period] += x
+                if type(x) is int or (type(x) is float and math.isfinite(x)):  # is_number, inline
+                    total += x
+            per[period] = total
     return out
 
 
@@ -261,11 +263,16 @@ def planned_cumulative(plan: Mapping[str, Any] | None, upto: str = periods.LAST_
     if plan is None:
         return None
     total = as_count(plan, "basic.issued_to_date")
-    for m in periods.months():
+    for m, key in _planned_keys():
         if m > upto:
             break
-        total += as_count(plan, f"forecast.planned_issued.{m}")
+        total += as_count(plan, key)
     return total
+
+
+@cache
+def _planned_keys() -> tuple[tuple[str, str], ...]:
+    return tuple((m, f"forecast.planned_issued.{m}") for m in periods.months())
 
 
 def actual_series(monthly: Mapping[str, Any] | None, field_id: str) -> dict[str, int]:
