@@ -36,15 +36,17 @@ EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLS = 16_384
 
 # Every cell tag is looked at by one of three paths, cheapest first:
-# - fast: each <c> starts with r="A1"-style (at most 2 letters, 3 digits): the sheet is within
-#   ZZ999 (702 x 999 cells), whatever else the tags hold;
-# - canonical: each <c> starts with r="..." (any size): the farthest cells with content are
-#   found with two findall passes;
-# - exact: anything else (no r, prefixes, odd quoting), tag by tag.
-# A second r attribute (calamine uses the last) is searched for with whitespace removed and
-# quotes unified, so that neither `x=">" r=` nor `r = '...'` can hide it.
-_C_NOT_SMALL = re.compile(rb'<c(?! r="[A-Z]{1,2}[1-9][0-9]{0,2}"|[^\s/>])')
-_C_NOT_CANON = re.compile(rb'<c(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}"|[^\s/>])')
+# - fast: each <c> is r="A1"-style (at most 2 letters, 3 digits) then only s/t/cm/vm/ph
+#   attributes: the sheet is within ZZ999 (702 x 999 cells), whatever else the tags hold;
+# - canonical: each <c> is the same with r="..." of any size: the farthest cells with content
+#   are found with two findall passes;
+# - exact: anything else (no r, prefixes, odd quoting or spacing, other attributes), tag by tag.
+# Both patterns read the whole cell tag, so a second r attribute (calamine uses the last),
+# however it is spaced or quoted and whatever a value before it holds (x=">" r=...), fails
+# them and sends the sheet to the exact path: one pass instead of a whole-part copy and search.
+_CELL_ATTRS = rb'(?: (?:s|t|cm|vm|ph)="[^"<>]*")*/?>'
+_C_NOT_SMALL = re.compile(rb'<c(?! r="[A-Z]{1,2}[1-9][0-9]{0,2}"' + _CELL_ATTRS + rb"|[^\s/>])")
+_C_NOT_CANON = re.compile(rb'<c(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}"' + _CELL_ATTRS + rb"|[^\s/>])")
 _C_CONTENT = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^<>]*(?<!/)>')
 _C_EMPTY = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"([^<>]*)/>')
 # Widest first: the first tier with a match holds the maximum, and same-length digit or
@@ -52,8 +54,6 @@ _C_EMPTY = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"([^<>]*)/>')
 _ROW_TIERS = [re.compile(rb'<c r="[A-Z]{1,3}([1-9][0-9]{%d})"' % (d - 1)) for d in range(7, 0, -1)]
 _COL_TIERS = [re.compile(rb'<c r="([A-Z]{%d})[1-9]' % n) for n in (3, 2, 1)]
 _C_PREFIXED = re.compile(rb":c[\s/>]")
-_HIDDEN_R = re.compile(rb'"r=')
-_QUOTES = bytes.maketrans(b"'", b'"')
 _FAST_CELLS = 702 * 999
 _REF = re.compile(r"([A-Za-z]{1,10})0*([0-9]{1,12})")
 _TAG_STOP = re.compile(rb"[>\"']")
@@ -206,7 +206,7 @@ def xlsx_sheet_problem(xml: bytes, where: str, limits: Limits) -> str | None:
     """
     xml = as_utf8(xml)
     refuse_dtd(xml, where)
-    if _HIDDEN_R.search(xml.translate(_QUOTES, b" \t\r\n")) or _C_PREFIXED.search(xml):
+    if _C_PREFIXED.search(xml):
         return _xlsx_sheet_exact(xml, where, limits)
     if limits.max_cells >= _FAST_CELLS and not _C_NOT_SMALL.search(xml):
         return None

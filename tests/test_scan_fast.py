@@ -1,0 +1,48 @@
+"""The pre-scan's cheap paths (docs/decisions.md, 速さ) keep every protection of the exact one:
+each test builds a workbook that looks ordinary to a cheap check and hides what calamine or a
+parser would trip on, and checks that the scan still refuses it."""
+
+from __future__ import annotations
+
+import pytest
+from intake_fixtures import raw_xlsx
+
+from kofu_excel.formats import Limits, check_workbook, xmlscan
+
+SMALL = "".join(f'<row r="{r}"><c r="A{r}" s="1" t="s"><v>{r}</v></c><c r="B{r}" s="2"/></row>'
+                for r in range(1, 40))
+
+
+@pytest.mark.parametrize("cell", [
+    '<c r="B40" s="1"r="XFD1048576"><v>2</v></c>',  # no space before the second r
+    "<c r=\"B40\" t=\"n\" r = 'XFD1048576'><v>2</v></c>",  # spaced, single quotes
+    '<c r="B40" s="1" t="n"\nr="XFD1048576"><v>2</v></c>',  # a newline between attributes
+    '<c r="B40" s="a>b" r="XFD1048576"><v>2</v></c>',  # ">" in an allowed attribute's value
+    '<c r="B40" cm="1" vm="1" ph="1" r="XFD1048576"><v>2</v></c>',  # after every allowed name
+    '<c r="B40" s="1" x:r="A1" r="XFD1048576"><v>2</v></c>',  # a prefixed attribute first
+])
+def test_scan_refuses_a_second_r_attribute_in_a_sheet_that_otherwise_looks_small(cell: str) -> None:
+    data = raw_xlsx(SMALL + f'<row r="40">{cell}</row>')
+    problem = check_workbook(data, "xlsx", Limits())
+    assert problem is not None and problem[0] == "E108" and "XFD1048576" in problem[1]
+
+
+def test_scan_refuses_a_second_r_attribute_in_a_large_tidy_sheet() -> None:
+    """Past ZZ999 the canonical path bounds the sheet with findall passes over the first r:
+    a second r must send it to the exact path there too."""
+    rows = "".join(f'<row r="{r}"><c r="A{r}" s="1"><v>{r}</v></c></row>' for r in range(1, 3001))
+    tidy = raw_xlsx(rows)
+    assert check_workbook(tidy, "xlsx", Limits()) is None
+    hidden = raw_xlsx(rows + '<row r="3001"><c r="A3001" s="1" r="XFD1048576"><v>2</v></c></row>')
+    problem = check_workbook(hidden, "xlsx", Limits())
+    assert problem is not None and problem[0] == "E108" and "XFD1048576" in problem[1]
+
+
+def test_generated_plans_take_the_fast_path_of_the_sheet_scan(make_sample, monkeypatch) -> None:
+    """A guard on speed, not safety: the forms as written never need the tag-by-tag scan."""
+    def exact(*args: object) -> None:
+        raise AssertionError("the exact path was taken")
+
+    monkeypatch.setattr(xmlscan, "_xlsx_sheet_exact", exact)
+    for p in make_sample("plan", count=2, seed=5).files:
+        assert check_workbook(p.read_bytes(), "xlsx") is None
