@@ -46,3 +46,47 @@ def test_generated_plans_take_the_fast_path_of_the_sheet_scan(make_sample, monke
     monkeypatch.setattr(xmlscan, "_xlsx_sheet_exact", exact)
     for p in make_sample("plan", count=2, seed=5).files:
         assert check_workbook(p.read_bytes(), "xlsx") is None
+
+
+# --- parts checked from their first KB --------------------------------------------------------
+
+DTD = '<!DOCTYPE x [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+LONG_COMMENT = "<!--" + "長い説明" * 700 + "-->"  # past the first KB and the old 4 KB head
+STYLES = ('<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+          + "<numFmts/>" * 300 + "</styleSheet>")
+SST_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+CELL = '<row r="1"><c r="A1" t="s"><v>0</v></c></row>'
+
+
+@pytest.mark.parametrize("prolog", [DTD, LONG_COMMENT + DTD, "<?pi " + "x" * 5000 + "?>" + DTD,
+                                    " " * 3000 + DTD])
+def test_scan_refuses_a_dtd_in_styles_however_far_the_prolog_pushes_it(prolog: str) -> None:
+    data = raw_xlsx(CELL, extra_parts={"xl/styles.xml": '<?xml version="1.0"?>' + prolog + STYLES})
+    problem = check_workbook(data, "xlsx", Limits())
+    assert problem is not None and problem[0] == "E101" and "styles.xml" in problem[1]
+
+
+def test_scan_refuses_a_dtd_in_utf16_styles() -> None:
+    styles = ('<?xml version="1.0" encoding="UTF-16"?>' + DTD + STYLES).encode("utf-16")
+    problem = check_workbook(raw_xlsx(CELL, extra_parts={"xl/styles.xml": styles}), "xlsx", Limits())
+    assert problem is not None and problem[0] == "E101"
+
+
+@pytest.mark.parametrize("sst", [
+    # the root tag after a long comment
+    f'<?xml version="1.0"?>{LONG_COMMENT}<sst xmlns="{SST_NS}" uniqueCount="4294967295">',
+    # a root tag longer than the first KB, the count at its end
+    f'<?xml version="1.0"?><sst xmlns="{SST_NS}" ' + " ".join(f'xmlns:n{i}="urn:{i}"' for i in range(200))
+    + ' uniqueCount="4294967295">',
+])
+def test_scan_reads_the_shared_string_count_wherever_the_root_tag_ends(sst: str) -> None:
+    sst += "<si><t>x</t></si>" * 100 + "</sst>"
+    problem = check_workbook(raw_xlsx(CELL, extra_parts={"xl/sharedStrings.xml": sst}), "xlsx", Limits())
+    assert problem is not None and problem[0] == "E108" and "共有文字列" in problem[1]
+
+
+def test_scan_refuses_a_dtd_in_shared_strings_behind_a_long_comment() -> None:
+    sst = (f'<?xml version="1.0"?>{LONG_COMMENT}{DTD}<sst xmlns="{SST_NS}" uniqueCount="1">'
+           "<si><t>x</t></si></sst>")
+    problem = check_workbook(raw_xlsx(CELL, extra_parts={"xl/sharedStrings.xml": sst}), "xlsx", Limits())
+    assert problem is not None and problem[0] == "E101"

@@ -40,16 +40,17 @@ from .reader import (
     tag_local,
 )
 from .xmlscan import (
-    MAX_TAG,
     as_utf8,
+    is_wide,
     local_name,
+    prolog_end,
     refuse_dtd,
     tag_attrs,
     tag_end,
     tags_named,
     xlsx_sheet_problem,
 )
-from .zip import ZipIndex, inflate, inflate_head
+from .zip import Stored, ZipEntry, ZipIndex, inflate, inflate_head, inflate_stored, stored
 
 __all__ = ["XlsxPackage", "check_xlsx"]
 
@@ -61,14 +62,22 @@ _SST_START = re.compile(rb"<(?:[\w.-]{1,40}:)?sst[\s/>]")
 _WorkbookParts = tuple[int, Mapping[str, str], frozenset[str]]
 
 
-def _workbook_parts(rels_xml: bytes, wb_xml: bytes) -> _WorkbookParts:
+def _workbook_parts(data: bytes, rels: ZipEntry | None, wb: ZipEntry | None) -> _WorkbookParts:
     """From the workbook part and its relationships: the number of sheets, each sheet's part
-    (casefolded) → where (for reasons), and the shared-string parts. Cached by content: the
-    files of one template share both parts, so a batch parses them about once (hostile,
-    large ones are parsed every time, never kept). A DTD raises Reject, cached or not."""
-    if len(rels_xml) + len(wb_xml) <= 256 * 1024:
-        return _workbook_parts_cached(rels_xml, wb_xml)
-    return _parse_workbook_parts(rels_xml, wb_xml)
+    (casefolded) → where (for reasons), and the shared-string parts. Cached by the two parts
+    as stored (:func:`stored`): the files of one template share both, so a batch inflates and
+    parses them about once (large ones are inflated and parsed every time, never kept). A DTD
+    or a broken part raises Reject, and a Reject is never cached."""
+    key = (stored(data, rels) if rels is not None else None, stored(data, wb) if wb is not None else None)
+    if sum(len(k[0]) for k in key if k is not None) <= 64 * 1024:
+        return _workbook_parts_cached(*key)
+    return _workbook_parts_of(*key)
+
+
+def _workbook_parts_of(rels: Stored | None, wb: Stored | None) -> _WorkbookParts:
+    return _parse_workbook_parts(
+        as_utf8(inflate_stored(rels, "xl/_rels/workbook.xml.rels")) if rels is not None else b"",
+        as_utf8(inflate_stored(wb, "xl/workbook.xml")) if wb is not None else b"")
 
 
 def _parse_workbook_parts(rels_xml: bytes, wb_xml: bytes) -> _WorkbookParts:
@@ -99,7 +108,7 @@ def _parse_workbook_parts(rels_xml: bytes, wb_xml: bytes) -> _WorkbookParts:
     return sheets, MappingProxyType(parts), frozenset(sst_parts)
 
 
-_workbook_parts_cached = lru_cache(maxsize=32)(_parse_workbook_parts)
+_workbook_parts_cached = lru_cache(maxsize=32)(_workbook_parts_of)
 
 
 def _xlsx_target(target: str) -> list[str]:
@@ -128,15 +137,29 @@ def take_scanned(data: bytes) -> tuple[ZipIndex, dict[str, bytes]] | None:
     return (slot[1], slot[2]) if slot is not None and slot[0] is data else None
 
 
+_HEAD = 1024
+
+
+def _part_start(data: bytes, e: ZipEntry) -> bytes:
+    """A part's prolog and its root element's start tag, as UTF-8: only the first KB when both
+    lie in it (as every writer makes them), else the whole part, so that neither a long prolog
+    nor a long root tag can push a DTD or an attribute past what is looked at."""
+    if e.file_size > _HEAD:
+        head = inflate_head(data, e, _HEAD)
+        if not is_wide(head):
+            p = prolog_end(head)
+            if (head[p : p + 1] == b"<" and head[p + 1 : p + 2] not in (b"!", b"?", b"")
+                    and tag_end(head, p) > 0):
+                return head
+    return as_utf8(inflate(data, e))
+
+
 def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | None:
     global _scanned
     _scanned = None
     inflated: dict[str, bytes] = {}
-    rels_entry = idx.get("xl/_rels/workbook.xml.rels")
-    rels_xml = as_utf8(inflate(data, rels_entry)) if rels_entry is not None else b""
-    wb = idx.get("xl/workbook.xml")
-    wb_xml = as_utf8(inflate(data, wb)) if wb is not None else b""
-    sheets, sheet_parts, sst_targets = _workbook_parts(rels_xml, wb_xml)
+    sheets, sheet_parts, sst_targets = _workbook_parts(
+        data, idx.get("xl/_rels/workbook.xml.rels"), idx.get("xl/workbook.xml"))
     parts = dict(sheet_parts)  # part name (casefolded) -> where, for reasons
     for e in idx.entries:
         key = e.name.casefold()
@@ -160,8 +183,7 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
         e = idx.get(part)
         if e is None:
             continue
-        # Only the root tag matters: inflate the head of the part, not all of it.
-        head = as_utf8(inflate_head(data, e, MAX_TAG))
+        head = _part_start(data, e)  # only the root tag matters
         refuse_dtd(head, "共有文字列（sharedStrings.xml）")
         m = _SST_START.search(head)
         gt = tag_end(head, m.start()) if m else -1
@@ -174,7 +196,7 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
                         return ("E108", f"共有文字列の宣言数（{declared:,} 件）が実際の内容に比べて不正に大きいため取り込みません")
     styles = idx.get("xl/styles.xml")  # calamine parses it too
     if styles is not None:
-        refuse_dtd(as_utf8(inflate_head(data, styles, 4096)), "xl/styles.xml ")
+        refuse_dtd(_part_start(data, styles), "xl/styles.xml ")
     _scanned = (data, idx, inflated)
     return None
 

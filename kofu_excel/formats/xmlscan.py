@@ -21,9 +21,11 @@ from .limits import Limits
 __all__ = [
     "MAX_TAG",
     "as_utf8",
+    "is_wide",
     "iter_tags",
     "local_name",
     "ods_problem",
+    "prolog_end",
     "refuse_dtd",
     "tag_attrs",
     "tag_end",
@@ -157,10 +159,15 @@ def tags_named(xml: bytes, name: bytes) -> list[bytes]:
     return out
 
 
+def is_wide(xml: bytes) -> bool:
+    """UTF-16/32 (a BOM, or a NUL among the first bytes): byte scans must convert it first."""
+    head = xml[:4]
+    return head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) == 4 and 0 in head)
+
+
 def as_utf8(xml: bytes) -> bytes:
     """XML parts in UTF-16/32 are converted, so that the byte-level scans see every tag."""
-    head = xml[:4]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) == 4 and 0 in head):
+    if is_wide(xml):
         for enc in ("utf-32", "utf-16", "utf-16-le", "utf-16-be"):
             try:
                 text = xml.decode(enc)
@@ -175,13 +182,19 @@ def as_utf8(xml: bytes) -> bytes:
 _PROLOG_SKIP = re.compile(rb"(?:\s|<\?.*?\?>|<!--.*?-->)*", re.S)
 
 
+def prolog_end(xml: bytes) -> int:
+    """Where the prolog's BOM, white space, processing instructions and comments end: a DTD
+    or the root element starts there (in a part cut short, possibly an unfinished comment)."""
+    pos = 3 if xml.startswith(codecs.BOM_UTF8) else 0
+    m = _PROLOG_SKIP.match(xml, pos)
+    return m.end() if m else pos
+
+
 def refuse_dtd(xml: bytes, where: str) -> None:
     """A DTD (``<!DOCTYPE …>``) is where entity bombs and external entities live, and no
     spreadsheet program writes one into a workbook part. It can only stand in the prolog,
     before the root element, so only the prolog is looked at: O(1) on a real part."""
-    pos = 3 if xml.startswith(codecs.BOM_UTF8) else 0
-    m = _PROLOG_SKIP.match(xml, pos)
-    if xml.startswith(b"<!DOCTYPE", m.end() if m else pos):
+    if xml.startswith(b"<!DOCTYPE", prolog_end(xml)):
         raise Reject("E101", f"{where}の XML に DTD（<!DOCTYPE> 宣言）があります。表計算ソフトが作るブックには"
                               "無いもので、XML の実体展開・外部実体の攻撃に使われるため取り込みません")
 

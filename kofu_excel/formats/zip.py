@@ -29,12 +29,15 @@ from .limits import Limits
 
 __all__ = [
     "ZIP_MAGICS",
+    "Stored",
     "ZipEntry",
     "ZipIndex",
     "dos_mtime",
     "inflate",
     "inflate_head",
+    "inflate_stored",
     "read_encrypted",
+    "stored",
     "zip_index",
     "zip_kind",
 ]
@@ -291,18 +294,33 @@ _SEPARATORS = re.compile(r"[/\\]")
 
 def inflate(data: bytes, e: ZipEntry) -> bytes:
     """A plain (unencrypted) member, inflated with output capped at its declared size + 1."""
-    raw = data[e.data_start : e.data_start + e.compress_size]
-    if e.method == 0:
+    return inflate_stored(stored(data, e), e.name)
+
+
+Stored = tuple[bytes, int, int, int]
+
+
+def stored(data: bytes, e: ZipEntry) -> Stored:
+    """A member as stored: its compressed bytes, method, declared size and CRC. Equal tuples
+    inflate to equal bytes that pass the same checks, so a result that depends only on a part's
+    bytes can be kept under this key and found again without inflating the part."""
+    return (data[e.data_start : e.data_start + e.compress_size], e.method, e.file_size, e.crc)
+
+
+def inflate_stored(member: Stored, name: str) -> bytes:
+    """:func:`inflate` of a member as :func:`stored` gives it (``name`` for the reasons)."""
+    raw, method, size, crc = member
+    if method == 0:
         out = raw
-    elif e.method == 8:
+    elif method == 8:
         try:
-            out = zlib.decompressobj(-15).decompress(raw, e.file_size + 1)
+            out = zlib.decompressobj(-15).decompress(raw, size + 1)
         except zlib.error:
-            raise Reject("E111", f"「{e.name}」の圧縮データが壊れています") from None
+            raise Reject("E111", f"「{name}」の圧縮データが壊れています") from None
     else:
-        raise Reject("E101", f"「{e.name}」は対応していない圧縮方式（{e.method}）で圧縮されています")
-    if len(out) != e.file_size or zlib.crc32(out) != e.crc:
-        raise Reject("E111", f"「{e.name}」の展開結果が宣言された大きさ・CRC と一致しません（壊れています）")
+        raise Reject("E101", f"「{name}」は対応していない圧縮方式（{method}）で圧縮されています")
+    if len(out) != size or zlib.crc32(out) != crc:
+        raise Reject("E111", f"「{name}」の展開結果が宣言された大きさ・CRC と一致しません（壊れています）")
     return out
 
 
