@@ -53,11 +53,31 @@ def test_the_reader_takes_the_sheets_the_scan_inflated_and_reads_the_same(make_s
 
     data = _plan_bytes(make_sample, 1)[0]
     fresh = read_book(bytes(bytearray(data)), "xlsx")  # no scan of these bytes: inflated anew
+    xlsx_format._memo.clear()  # no part of this file scanned before
     assert check_workbook(data, "xlsx") is None
     pkg = open_package(data)
     assert pkg.zip is None and pkg.index is not None  # the scan's directory, not zipfile's
-    assert any(name.startswith("xl/worksheets/") for name in pkg.inflated)
-    assert open_package(data).inflated == {}  # taken once: the slot does not keep the file
+    sheets = {n for n in pkg.inflated if n.startswith("xl/worksheets/")}
+    assert sheets and open_package(data).inflated == {}  # taken once: the slot does not keep the file
+    xlsx_format._memo.clear()
+    assert check_workbook(data, "xlsx") is None
+    scanned = read_book(data, "xlsx")
+    assert scanned.cells == fresh.cells and scanned.errors == fresh.errors
+
+
+def test_sheets_whose_verdict_was_remembered_are_inflated_by_the_reader_and_read_the_same(make_sample):
+    """A part equal to one scanned before is not inflated again by the scan: the reader
+    inflates it from the checked directory if it reads it, and reads the same cells."""
+    from kofu_excel.formats import open_package
+    from kofu_excel.read import read_book
+
+    data = _plan_bytes(make_sample, 1)[0]
+    fresh = read_book(bytes(bytearray(data)), "xlsx")
+    assert check_workbook(data, "xlsx") is None
+    open_package(data)  # take the slot
+    assert check_workbook(data, "xlsx") is None  # every part of it remembered now
+    pkg = open_package(data)
+    assert pkg.index is not None and not any(n.startswith("xl/worksheets/") for n in pkg.inflated)
     assert check_workbook(data, "xlsx") is None
     scanned = read_book(data, "xlsx")
     assert scanned.cells == fresh.cells and scanned.errors == fresh.errors

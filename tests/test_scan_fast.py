@@ -4,8 +4,11 @@ parser would trip on, and checks that the scan still refuses it."""
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 from intake_fixtures import raw_xlsx
+from read_fixtures import rewrite_zip
 
 from kofu_excel.formats import Limits, check_workbook, xmlscan
 
@@ -48,7 +51,7 @@ def test_generated_plans_take_the_fast_path_of_the_sheet_scan(make_sample, monke
         assert check_workbook(p.read_bytes(), "xlsx") is None
 
 
-# --- parts checked from their first KB --------------------------------------------------------
+# --- parts checked from their first KB, and results remembered by the stored bytes -----------
 
 DTD = '<!DOCTYPE x [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
 LONG_COMMENT = "<!--" + "長い説明" * 700 + "-->"  # past the first KB and the old 4 KB head
@@ -90,3 +93,41 @@ def test_scan_refuses_a_dtd_in_shared_strings_behind_a_long_comment() -> None:
            "<si><t>x</t></si></sst>")
     problem = check_workbook(raw_xlsx(CELL, extra_parts={"xl/sharedStrings.xml": sst}), "xlsx", Limits())
     assert problem is not None and problem[0] == "E101"
+
+
+def _with_crc(data: bytes, name: bytes, crc: int) -> bytes:
+    """The archive with one member's CRC changed in its central directory record."""
+    at = data.index(b"PK\x01\x02", data.rindex(b"PK\x03\x04"))
+    while True:
+        ln, lx, lc = struct.unpack_from("<3H", data, at + 28)
+        if data[at + 46 : at + 46 + ln] == name:
+            return data[: at + 16] + struct.pack("<L", crc) + data[at + 20 :]
+        at += 46 + ln + lx + lc
+
+
+def test_a_remembered_sheet_is_not_trusted_under_a_wrong_crc(make_sample) -> None:
+    data = make_sample("plan", count=1, seed=5).files[0].read_bytes()
+    assert check_workbook(data, "xlsx") is None
+    assert check_workbook(data, "xlsx") is None  # now remembered
+    broken = _with_crc(data, b"xl/worksheets/sheet1.xml", 12345)
+    problem = check_workbook(broken, "xlsx")
+    assert problem is not None and problem[0] == "E111" and "CRC" in problem[1]
+
+
+def test_a_remembered_sheet_is_checked_again_under_lower_limits() -> None:
+    rows = "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="B{r}"><v>1</v></c></row>'
+                   for r in range(1, 101))
+    data = raw_xlsx(rows)
+    assert check_workbook(data, "xlsx", Limits()) is None
+    problem = check_workbook(data, "xlsx", Limits(max_cells=100))
+    assert problem is not None and problem[0] == "E108"
+
+
+def test_a_dtd_in_a_sheet_is_refused_after_clean_copies_were_remembered(make_sample) -> None:
+    data = make_sample("plan", count=1, seed=5).files[0].read_bytes()
+    assert check_workbook(data, "xlsx") is None
+    assert check_workbook(data, "xlsx") is None
+    for part in ("xl/worksheets/sheet1.xml", "xl/styles.xml", "xl/_rels/workbook.xml.rels"):
+        hostile = rewrite_zip(data, {part: lambda x: x.replace(b"?>", b"?>" + DTD.encode(), 1)})
+        problem = check_workbook(hostile, "xlsx")
+        assert problem is not None and problem[0] == "E101" and "DTD" in problem[1], part

@@ -19,6 +19,7 @@ import re
 import struct
 import zipfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
@@ -69,7 +70,7 @@ def _workbook_parts(data: bytes, rels: ZipEntry | None, wb: ZipEntry | None) -> 
     parses them about once (large ones are inflated and parsed every time, never kept). A DTD
     or a broken part raises Reject, and a Reject is never cached."""
     key = (stored(data, rels) if rels is not None else None, stored(data, wb) if wb is not None else None)
-    if sum(len(k[0]) for k in key if k is not None) <= 64 * 1024:
+    if sum(len(k[0]) for k in key if k is not None) <= _MEMO_RAW:
         return _workbook_parts_cached(*key)
     return _workbook_parts_of(*key)
 
@@ -137,6 +138,28 @@ def take_scanned(data: bytes) -> tuple[ZipIndex, dict[str, bytes]] | None:
     return (slot[1], slot[2]) if slot is not None and slot[0] is data else None
 
 
+# Pure results of one stored part (:func:`stored`) found again when the next file holds the same
+# bytes (instruction sheets, styles): the verdicts, never the parts. Only small parts are kept
+# (compressed ≤ _MEMO_RAW, at most _MEMO_SIZE of them), and a Reject is never kept.
+_MEMO_RAW = 64 * 1024
+_MEMO_SIZE = 64
+_memo: OrderedDict[tuple[object, ...], str | None] = OrderedDict()
+_MISS = "\0miss"
+
+
+def _memo_get(key: tuple[object, ...]) -> str | None:
+    found = _memo.get(key, _MISS)
+    if found is not _MISS:
+        _memo.move_to_end(key)
+    return found
+
+
+def _memo_put(key: tuple[object, ...], verdict: str | None) -> None:
+    _memo[key] = verdict
+    if len(_memo) > _MEMO_SIZE:
+        _memo.popitem(last=False)
+
+
 _HEAD = 1024
 
 
@@ -169,12 +192,22 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
     sheets = max(sheets, len(parts))
     if sheets > limits.max_sheets:
         return ("E108", f"シートが {sheets} 枚あり、上限 {limits.max_sheets} 枚を超えています")
+    seen: set[int] = set()
     for part, where in parts.items():
         e = idx.get(part)
-        if e is None or e.is_dir:
+        if e is None or e.is_dir or e.index in seen:
             continue
-        xml = inflated[e.name] = inflate(data, e)
-        problem = xlsx_sheet_problem(xml, where, limits)
+        seen.add(e.index)
+        member = stored(data, e)
+        memo = ("sheet", member, where, limits) if len(member[0]) <= _MEMO_RAW else None
+        problem = _memo_get(memo) if memo is not None else _MISS
+        if problem is _MISS:
+            # The reader takes these parts (take_scanned) instead of inflating them again; a
+            # part whose verdict was remembered is inflated by the reader only if it reads it.
+            xml = inflated[e.name] = inflate_stored(member, e.name)
+            problem = xlsx_sheet_problem(xml, where, limits)
+            if memo is not None:
+                _memo_put(memo, problem)
         if problem:
             return ("E108", problem)
     # calamine reserves room for every shared string the table declares (uniqueCount) before
@@ -196,7 +229,12 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
                         return ("E108", f"共有文字列の宣言数（{declared:,} 件）が実際の内容に比べて不正に大きいため取り込みません")
     styles = idx.get("xl/styles.xml")  # calamine parses it too
     if styles is not None:
-        refuse_dtd(_part_start(data, styles), "xl/styles.xml ")
+        member = stored(data, styles)
+        memo = ("styles", member) if len(member[0]) <= _MEMO_RAW else None
+        if memo is None or _memo_get(memo) is _MISS:
+            refuse_dtd(_part_start(data, styles), "xl/styles.xml ")
+            if memo is not None:
+                _memo_put(memo, None)
     _scanned = (data, idx, inflated)
     return None
 
