@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from read_fixtures import rewrite_zip
 
-from kofu_excel.formats import check_workbook
+from kofu_excel.formats import Limits, check_workbook
 from kofu_excel.formats import xlsx as xlsx_format
 from kofu_excel.formats import zip as zip_format
 
@@ -39,12 +39,16 @@ def _renamed(data: bytes, old: bytes, new: bytes) -> bytes:
 
 def test_a_bad_member_name_is_refused_after_the_good_name_was_cached(make_sample):
     files = _plan_bytes(make_sample)
+    zip_format._member_name_cached.cache_clear()
     assert all(check_workbook(d, "xlsx") is None for d in files)
+    assert zip_format._member_name_cached.cache_info().hits > 0
     # docProps/app.xml → ../Props/app.xml (same length): a path out of the folder.
     hostile = _renamed(files[0], b"docProps/app.xml", b"../Props/app.xml")
     got = check_workbook(hostile, "xlsx")
     assert got is not None and got[0] == "E113" and "上位フォルダ" in got[1]
-    assert zip_format._name_problem_cached("docProps/app.xml", 255, False) is None
+    # The same name under a tighter limit is checked again, not taken from the cache.
+    got = check_workbook(files[0], "xlsx", Limits(max_name_len=10))
+    assert got is not None and got[0] == "E113" and "上限 10 文字" in got[1]
 
 
 def test_the_reader_takes_the_sheets_the_scan_inflated_and_reads_the_same(make_sample):
