@@ -57,13 +57,13 @@ def test_the_reader_takes_the_sheets_the_scan_inflated_and_reads_the_same(make_s
 
     data = _plan_bytes(make_sample, 1)[0]
     fresh = read_book(bytes(bytearray(data)), "xlsx")  # no scan of these bytes: inflated anew
-    xlsx_format._memo.clear()  # no part of this file scanned before
+    xlsx_format._verdicts.clear()  # no part of this file scanned before
     assert check_workbook(data, "xlsx") is None
     pkg = open_package(data)
     assert pkg.zip is None and pkg.index is not None  # the scan's directory, not zipfile's
     sheets = {n for n in pkg.inflated if n.startswith("xl/worksheets/")}
     assert sheets and open_package(data).inflated == {}  # taken once: the slot does not keep the file
-    xlsx_format._memo.clear()
+    xlsx_format._verdicts.clear()
     assert check_workbook(data, "xlsx") is None
     scanned = read_book(data, "xlsx")
     assert scanned.cells == fresh.cells and scanned.errors == fresh.errors

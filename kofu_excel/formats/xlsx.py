@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Final
 
 from ..cells import col_name, parse_range, rowcol
 from .base import Reject
@@ -70,7 +71,7 @@ def _workbook_parts(data: bytes, rels: ZipEntry | None, wb: ZipEntry | None) -> 
     parses them about once (large ones are inflated and parsed every time, never kept). A DTD
     or a broken part raises Reject, and a Reject is never cached."""
     key = (stored(data, rels) if rels is not None else None, stored(data, wb) if wb is not None else None)
-    if sum(len(k[0]) for k in key if k is not None) <= _MEMO_RAW:
+    if sum(len(k[0]) for k in key if k is not None) <= 64 * 1024:
         return _workbook_parts_cached(*key)
     return _workbook_parts_of(*key)
 
@@ -138,26 +139,45 @@ def take_scanned(data: bytes) -> tuple[ZipIndex, dict[str, bytes]] | None:
     return (slot[1], slot[2]) if slot is not None and slot[0] is data else None
 
 
-# Pure results of one stored part (:func:`stored`) found again when the next file holds the same
-# bytes (instruction sheets, styles): the verdicts, never the parts. Only small parts are kept
-# (compressed ≤ _MEMO_RAW, at most _MEMO_SIZE of them), and a Reject is never kept.
-_MEMO_RAW = 64 * 1024
-_MEMO_SIZE = 64
-_memo: OrderedDict[tuple[object, ...], str | None] = OrderedDict()
-_MISS = "\0miss"
+class _Verdicts:
+    """Verdicts of pure checks of small parts, found again when a later file stores the same
+    bytes (instruction sheets, styles): the verdicts are kept, never the inflated parts.
+
+    Looked up by the member's CRC, sizes and method plus what the check depends on, then
+    confirmed by comparing the stored bytes in place (a CRC alone is easy to forge). Equal
+    stored bytes inflate to equal bytes that pass the same size and CRC checks. Only parts
+    stored in at most ``max_raw`` bytes are kept, at most ``size`` of them; a Reject raised by a
+    check is never kept, so such a part is refused every time.
+    """
+
+    MISS: Final = "\0miss"
+
+    def __init__(self, size: int = 64, max_raw: int = 64 * 1024) -> None:
+        self.size, self.max_raw = size, max_raw
+        self._kept: OrderedDict[tuple[object, ...], tuple[bytes, str | None]] = OrderedDict()
+
+    def get(self, data: bytes, e: ZipEntry, *context: object) -> str | None:
+        """The verdict kept for this member's bytes, or :attr:`MISS`."""
+        key = (e.crc, e.file_size, e.compress_size, e.method, *context)
+        kept = self._kept.get(key)
+        if kept is None or not data.startswith(kept[0], e.data_start):
+            return self.MISS
+        self._kept.move_to_end(key)
+        return kept[1]
+
+    def put(self, data: bytes, e: ZipEntry, verdict: str | None, *context: object) -> None:
+        if e.compress_size <= self.max_raw:
+            key = (e.crc, e.file_size, e.compress_size, e.method, *context)
+            self._kept[key] = (data[e.data_start : e.data_start + e.compress_size], verdict)
+            self._kept.move_to_end(key)
+            if len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
 
 
-def _memo_get(key: tuple[object, ...]) -> str | None:
-    found = _memo.get(key, _MISS)
-    if found is not _MISS:
-        _memo.move_to_end(key)
-    return found
-
-
-def _memo_put(key: tuple[object, ...], verdict: str | None) -> None:
-    _memo[key] = verdict
-    if len(_memo) > _MEMO_SIZE:
-        _memo.popitem(last=False)
+_verdicts = _Verdicts()
 
 
 _HEAD = 1024
@@ -193,21 +213,19 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
     if sheets > limits.max_sheets:
         return ("E108", f"シートが {sheets} 枚あり、上限 {limits.max_sheets} 枚を超えています")
     seen: set[int] = set()
+    max_cells = limits.max_cells  # all that xlsx_sheet_problem reads of the limits
     for part, where in parts.items():
         e = idx.get(part)
         if e is None or e.is_dir or e.index in seen:
             continue
         seen.add(e.index)
-        member = stored(data, e)
-        memo = ("sheet", member, where, limits) if len(member[0]) <= _MEMO_RAW else None
-        problem = _memo_get(memo) if memo is not None else _MISS
-        if problem is _MISS:
+        problem = _verdicts.get(data, e, where, max_cells)
+        if problem is _Verdicts.MISS:
             # The reader takes these parts (take_scanned) instead of inflating them again; a
-            # part whose verdict was remembered is inflated by the reader only if it reads it.
-            xml = inflated[e.name] = inflate_stored(member, e.name)
+            # part whose verdict was kept is inflated by the reader only if it reads it.
+            xml = inflated[e.name] = inflate(data, e)
             problem = xlsx_sheet_problem(xml, where, limits)
-            if memo is not None:
-                _memo_put(memo, problem)
+            _verdicts.put(data, e, problem, where, max_cells)
         if problem:
             return ("E108", problem)
     # calamine reserves room for every shared string the table declares (uniqueCount) before
@@ -228,13 +246,9 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
                     if declared > e.file_size // 8 + 16:
                         return ("E108", f"共有文字列の宣言数（{declared:,} 件）が実際の内容に比べて不正に大きいため取り込みません")
     styles = idx.get("xl/styles.xml")  # calamine parses it too
-    if styles is not None:
-        member = stored(data, styles)
-        memo = ("styles", member) if len(member[0]) <= _MEMO_RAW else None
-        if memo is None or _memo_get(memo) is _MISS:
-            refuse_dtd(_part_start(data, styles), "xl/styles.xml ")
-            if memo is not None:
-                _memo_put(memo, None)
+    if styles is not None and _verdicts.get(data, styles, "styles") is _Verdicts.MISS:
+        refuse_dtd(_part_start(data, styles), "xl/styles.xml ")
+        _verdicts.put(data, styles, None, "styles")
     _scanned = (data, idx, inflated)
     return None
 
