@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
+import sys
 from collections.abc import Iterator
 
 from .base import Reject, col_letters, col_number
@@ -46,9 +47,13 @@ EXCEL_MAX_COLS = 16_384
 # Both patterns read the whole cell tag, so a second r attribute (calamine uses the last),
 # however it is spaced or quoted and whatever a value before it holds (x=">" r=...), fails
 # them and sends the sheet to the exact path: one pass instead of a whole-part copy and search.
-_CELL_ATTRS = rb'(?: (?:s|t|cm|vm|ph)="[^"<>]*")*/?>'
-_C_NOT_SMALL = re.compile(rb'<c(?! r="[A-Z]{1,2}[1-9][0-9]{0,2}"' + _CELL_ATTRS + rb"|[^\s/>])")
-_C_NOT_CANON = re.compile(rb'<c(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}"' + _CELL_ATTRS + rb"|[^\s/>])")
+# Possessive quantifiers (Python 3.11+; "+" after a quantifier) match exactly what the plain
+# ones do here (what follows each one cannot be what it consumed), but spare the regex engine
+# its backtracking records: a fifth of the pass.
+_P = b"+" if sys.version_info >= (3, 11) else b""
+_CELL_ATTRS = rb'(?: (?:s|t|cm|vm|ph)="[^"<>]*' + _P + rb'")*' + _P + rb"/?>"
+_C_NOT_SMALL = re.compile(rb'<c(?! r="[A-Z]{1,2}[1-9][0-9]{0,2}' + _P + b'"' + _CELL_ATTRS + rb"|[^\s/>])")
+_C_NOT_CANON = re.compile(rb'<c(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}' + _P + b'"' + _CELL_ATTRS + rb"|[^\s/>])")
 _C_CONTENT = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^<>]*(?<!/)>')
 _C_EMPTY = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"([^<>]*)/>')
 # Widest first: the first tier with a match holds the maximum, and same-length digit or
