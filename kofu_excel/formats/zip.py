@@ -160,13 +160,17 @@ def zip_index(data: bytes, limits: Limits) -> ZipIndex:
     if concat < 0 or cd_start + cd_size > eocd:
         raise Reject("E111", broken)
 
-    # Three passes, in this order of reasons: the records, then each member's name and sizes,
-    # then where its data lies. Per entry, only what differs between files is worked out anew:
-    # the name and its checks come from a cache of the (few, recurring) names of a batch.
+    # One pass over the records: each member's record, name, sizes and local header are
+    # checked as it is read, the totals and overlaps after. Only what differs between files is
+    # worked out anew: the name and its checks come from a cache of the (few, recurring) names
+    # of a batch.
     entries: list[ZipEntry] = []
-    names: list[tuple[str, str | None]] = []  # (casefolded key, what is wrong with the name)
+    by_name: dict[str, ZipEntry] = {}
+    spans: list[tuple[int, int, int]] = []
+    total_size = 0
     max_entries, max_len = limits.max_entries, limits.max_name_len
-    unpack = _CD_RECORD.unpack_from
+    ratio_min, max_ratio, max_part = limits.ratio_min_part, limits.max_ratio, limits.max_part_bytes
+    unpack, local = _CD_RECORD.unpack_from, _LOCAL_SIZES.unpack_from
     i = cd_start
     end = cd_start + cd_size
     while i < end:
@@ -197,60 +201,49 @@ def zip_index(data: bytes, limits: Limits) -> ZipIndex:
         symlink = create_system == 3 and (ext_attr >> 16) & 0o170000 == 0o120000
         name, key, bad = (_member_name_cached if ln + lx <= 1024 else _member_name)(
             raw_name, flags, extra, symlink, max_len)
-        entries.append(
-            ZipEntry(len(entries), raw_name, name, flags, method, crc, csize, usize,
-                      offset + concat, extra, ext_attr, create_system, dtime, ddate,
-                      inner_method=method if method != 99 else _aes_method(extra))
-        )
-        names.append((key, bad))
-    if total != 0xFFFF and z64 == 0 and len(entries) != total:
-        raise Reject("E115", "zip の中央ディレクトリの件数が終端レコードと一致しません")
-
-    by_name: dict[str, ZipEntry] = {}
-    total_size = 0
-    ratio_min, max_ratio, max_part = limits.ratio_min_part, limits.max_ratio, limits.max_part_bytes
-    for e, (key, bad) in zip(entries, names):  # noqa: B905 (built together)
         if bad:
             raise Reject("E113", f"圧縮ファイル内のエントリ名が不正です：{bad}")
         if key in by_name:
             raise Reject(
-                "E115", f"圧縮ファイル内に同じ名前のファイル「{e.name}」が重複しています（大文字・小文字や正規化の違いを含む）"
+                "E115", f"圧縮ファイル内に同じ名前のファイル「{name}」が重複しています（大文字・小文字や正規化の違いを含む）"
             )
+        if usize > ratio_min and (csize == 0 or usize / csize > max_ratio):
+            raise Reject(
+                "E112",
+                f"圧縮後 {size_text(csize)} から {size_text(usize)} に展開されるため取り込みません（zip爆弾の疑い）",
+            )
+        if usize > max_part:
+            raise Reject(
+                "E112",
+                f"圧縮ファイル内の「{name}」が展開後 {size_text(usize)} あり、上限 {size_text(max_part)} を超えています（zip爆弾の疑い）",
+            )
+        total_size += usize
+        # The local header + data must lie before the central directory and not overlap
+        # another's (checked below): overlapping entries are how a 100 KB archive inflates
+        # to gigabytes.
+        h = offset + concat
+        if h < 0 or h + 30 > cd_start or not data.startswith(b"PK\x03\x04", h):
+            raise Reject("E111", broken + "（ローカルヘッダが見つかりません）")
+        hn, hx = local(data, h + 26)
+        if hn != ln or not data.startswith(raw_name, h + 30):
+            raise Reject("E115", f"zip の「{name}」の名前が中央ディレクトリとローカルヘッダで異なります")
+        start = h + 30 + hn + hx
+        stop = start + csize
+        if stop > cd_start:
+            raise Reject("E111", broken + f"（「{name}」のデータが途中で切れています）")
+        spans.append((h, stop, len(entries)))
+        e = ZipEntry(len(entries), raw_name, name, flags, method, crc, csize, usize, h, extra,
+                     ext_attr, create_system, dtime, ddate, start,
+                     method if method != 99 else _aes_method(extra))
+        entries.append(e)
         by_name[key] = e
-        size = e.file_size
-        if size > ratio_min and (e.compress_size == 0 or size / e.compress_size > max_ratio):
-            raise Reject(
-                "E112",
-                f"圧縮後 {size_text(e.compress_size)} から {size_text(size)} に展開されるため取り込みません（zip爆弾の疑い）",
-            )
-        if size > max_part:
-            raise Reject(
-                "E112",
-                f"圧縮ファイル内の「{e.name}」が展開後 {size_text(size)} あり、上限 {size_text(max_part)} を超えています（zip爆弾の疑い）",
-            )
-        total_size += size
+    if total != 0xFFFF and z64 == 0 and len(entries) != total:
+        raise Reject("E115", "zip の中央ディレクトリの件数が終端レコードと一致しません")
     if total_size > limits.max_package_bytes:
         raise Reject(
             "E112",
             f"圧縮ファイル全体が展開後 {size_text(total_size)} になり、上限 {size_text(limits.max_package_bytes)} を超えています（zip爆弾の疑い）",
         )
-
-    # Each entry's local header + data must lie before the central directory and not overlap
-    # another's: overlapping entries are how a 100 KB archive inflates to gigabytes.
-    spans: list[tuple[int, int, int]] = []
-    local = _LOCAL_SIZES.unpack_from
-    for e in entries:
-        h = e.header_offset
-        if h < 0 or h + 30 > cd_start or not data.startswith(b"PK\x03\x04", h):
-            raise Reject("E111", broken + "（ローカルヘッダが見つかりません）")
-        ln, lx = local(data, h + 26)
-        if ln != len(e.raw_name) or not data.startswith(e.raw_name, h + 30):
-            raise Reject("E115", f"zip の「{e.name}」の名前が中央ディレクトリとローカルヘッダで異なります")
-        e.data_start = h + 30 + ln + lx
-        stop = e.data_start + e.compress_size
-        if stop > cd_start:
-            raise Reject("E111", broken + f"（「{e.name}」のデータが途中で切れています）")
-        spans.append((h, stop, e.index))
     spans.sort()
     for (_, prev_stop, prev), (start, _, cur) in pairwise(spans):
         if start < prev_stop:
