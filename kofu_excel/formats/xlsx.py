@@ -204,8 +204,8 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
     sheets, sheet_parts, sst_targets = _workbook_parts(
         data, idx.get("xl/_rels/workbook.xml.rels"), idx.get("xl/workbook.xml"))
     parts = dict(sheet_parts)  # part name (casefolded) -> where, for reasons
-    for e in idx.entries:
-        key = e.name.casefold()
+    members = idx.by_name  # casefolded, "/" separators
+    for key, e in members.items():
         if key.startswith(("xl/worksheets/", "xl/macrosheets/", "xl/dialogsheets/")) \
                 and not key.endswith(".rels") and key not in parts:
             parts[key] = f"シート（{e.name}）"
@@ -215,7 +215,7 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
     seen: set[int] = set()
     max_cells = limits.max_cells  # all that xlsx_sheet_problem reads of the limits
     for part, where in parts.items():
-        e = idx.get(part)
+        e = members.get(part)
         if e is None or e.is_dir or e.index in seen:
             continue
         seen.add(e.index)
