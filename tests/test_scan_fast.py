@@ -5,6 +5,8 @@ parser would trip on, and checks that the scan still refuses it."""
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 
 import pytest
 from intake_fixtures import raw_xlsx
@@ -86,6 +88,43 @@ def test_scan_reads_the_shared_string_count_wherever_the_root_tag_ends(sst: str)
     sst += "<si><t>x</t></si>" * 100 + "</sst>"
     problem = check_workbook(raw_xlsx(CELL, extra_parts={"xl/sharedStrings.xml": sst}), "xlsx", Limits())
     assert problem is not None and problem[0] == "E108" and "共有文字列" in problem[1]
+
+
+# calamine reserves room for the uniqueCount of the first sst start tag it meets, wherever it
+# stands: the first two abort the process unguarded (see the control below).
+SST_BOMBS = {
+    "decoy_in_a_comment": f'<?xml version="1.0"?><!-- <sst uniqueCount="1"> -->'
+                          f'<sst xmlns="{SST_NS}" uniqueCount="4294967295">',
+    "not_the_root": f'<?xml version="1.0"?><root>{"<x/>" * 400}<sst xmlns="{SST_NS}" uniqueCount="4294967295">',
+    "prefixed_not_the_root": f'<?xml version="1.0"?><root>{"<x/>" * 400}'
+                             f'<x:sst xmlns:x="{SST_NS}" uniqueCount="4294967295">',
+    "decoys_past_the_first_kb": '<?xml version="1.0"?><root><!-- ' + '<sst uniqueCount="1">' * 80
+                                + ' --><sst uniqueCount="4294967295">',
+    # a leading "+" (not read by the calamine in use today): refused anyway, an upper bound
+    "signed": f'<?xml version="1.0"?><sst xmlns="{SST_NS}" uniqueCount="+4294967295">',
+}
+
+
+def _sst_bomb(name: str) -> bytes:
+    sst = SST_BOMBS[name] + "<si><t>x</t></si>" * 100 + "</sst>"
+    return raw_xlsx(CELL, extra_parts={"xl/sharedStrings.xml": sst})
+
+
+@pytest.mark.parametrize("name", list(SST_BOMBS))
+def test_scan_reads_the_shared_string_count_of_every_sst_tag_calamine_may_take(name: str) -> None:
+    problem = check_workbook(_sst_bomb(name), "xlsx", Limits())
+    assert problem is not None and problem[0] == "E108" and "共有文字列" in problem[1]
+
+
+def test_a_shared_string_count_past_a_decoy_really_aborts_calamine_unguarded(tmp_path) -> None:
+    """The control: without the pre-scan these bytes kill the process they are opened in."""
+    for name in ("decoy_in_a_comment", "not_the_root"):
+        path = tmp_path / f"{name}.xlsx"
+        path.write_bytes(_sst_bomb(name))
+        res = subprocess.run([sys.executable, "-c", "import sys; from python_calamine import "
+                              "CalamineWorkbook\nCalamineWorkbook.from_path(sys.argv[1]); print('opened')",
+                              str(path)], capture_output=True, text=True, timeout=120)
+        assert res.returncode != 0 and "opened" not in res.stdout, name
 
 
 def test_scan_refuses_a_dtd_in_shared_strings_behind_a_long_comment() -> None:

@@ -44,6 +44,7 @@ from .reader import (
 from .xmlscan import (
     as_utf8,
     is_wide,
+    iter_tags,
     local_name,
     prolog_end,
     refuse_dtd,
@@ -197,6 +198,29 @@ def _part_start(data: bytes, e: ZipEntry) -> bytes:
     return as_utf8(inflate(data, e))
 
 
+def _sst_tags(data: bytes, e: ZipEntry) -> list[bytes]:
+    """The attribute texts of the shared-string part's <sst> start tags, DTD refused.
+
+    calamine reads uniqueCount from the first start tag whose local name is sst, wherever it
+    stands. Every writer makes it the root, in the first KB: then only that KB is inflated.
+    Otherwise (another root, a prolog or root tag past the first KB, UTF-16) the whole part is
+    read tag by tag, comments skipped as a parser skips them, and every sst tag is returned.
+    """
+    where = "共有文字列（sharedStrings.xml）"
+    if e.file_size > _HEAD:
+        head = inflate_head(data, e, _HEAD)
+        if not is_wide(head):
+            p = prolog_end(head)
+            m = _SST_START.match(head, p)
+            gt = tag_end(head, p) if m else -1
+            if m and gt > 0:
+                refuse_dtd(head, where)  # the prolog ended within the head: a DTD would be in it
+                return [head[m.end() - 1 : gt]]
+    xml = as_utf8(inflate(data, e))
+    refuse_dtd(xml, where)
+    return [attrs for closing, local, attrs in iter_tags(xml) if not closing and local == b"sst"]
+
+
 def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | None:
     global _scanned
     _scanned = None
@@ -231,17 +255,14 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
     # calamine reserves room for every shared string the table declares (uniqueCount) before
     # reading any: 4294967295 aborts the process.
     for part in sst_targets:
-        e = idx.get(part)
+        e = members.get(part)
         if e is None:
             continue
-        head = _part_start(data, e)  # only the root tag matters
-        refuse_dtd(head, "共有文字列（sharedStrings.xml）")
-        m = _SST_START.search(head)
-        gt = tag_end(head, m.start()) if m else -1
-        if m and gt > 0:
-            for k, v in tag_attrs(head[m.end() - 1 : gt]):
-                if local_name(k) == b"uniqueCount" and v.strip().isdigit():
-                    declared = int(v.strip()[:20])
+        for raw_attrs in _sst_tags(data, e):
+            for k, v in tag_attrs(raw_attrs):
+                value = v.strip().lstrip(b"+")
+                if local_name(k) == b"uniqueCount" and value.isdigit():
+                    declared = int(value[:20])
                     # every <si> takes at least 8 bytes, so the part's size bounds the count
                     if declared > e.file_size // 8 + 16:
                         return ("E108", f"共有文字列の宣言数（{declared:,} 件）が実際の内容に比べて不正に大きいため取り込みません")
