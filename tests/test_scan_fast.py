@@ -4,9 +4,11 @@ parser would trip on, and checks that the scan still refuses it."""
 
 from __future__ import annotations
 
+import io
 import struct
 import subprocess
 import sys
+import zipfile
 
 import pytest
 from intake_fixtures import raw_xlsx
@@ -170,3 +172,70 @@ def test_a_dtd_in_a_sheet_is_refused_after_clean_copies_were_remembered(make_sam
         hostile = rewrite_zip(data, {part: lambda x: x.replace(b"?>", b"?>" + DTD.encode(), 1)})
         problem = check_workbook(hostile, "xlsx")
         assert problem is not None and problem[0] == "E101" and "DTD" in problem[1], part
+
+
+# --- the package relationships: calamine reads the workbook where _rels/.rels says -----------
+
+OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+
+
+def _elsewhere(rel: str) -> bytes:
+    """A benign workbook under xl/ (what the scan reads) and one with a cell at XFD1048576 under
+    x2/, where the package relationship ``rel`` sends calamine."""
+    import intake_fixtures as f
+
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1"><v>1</v></c></row>{}</sheetData></worksheet>')
+    rels = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+            f"package/2006/relationships\">{rel}</Relationships>")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", f._CT)
+        z.writestr("_rels/.rels", rels)
+        for base, far in (("xl", ""), ("x2", '<row r="1048576"><c r="XFD1048576"><v>2</v></c></row>')):
+            z.writestr(f"{base}/workbook.xml", f._WB)
+            z.writestr(f"{base}/_rels/workbook.xml.rels", f._WB_RELS.format(target="worksheets/sheet1.xml", extra=""))
+            z.writestr(f"{base}/worksheets/sheet1.xml", sheet.format(far))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("rel", [
+    f'<Relationship Id="rId1" Type="{OFFICE_DOCUMENT}" Target="x2/workbook.xml"/>',
+    f'<Relationship Id="rId1" Type="{OFFICE_DOCUMENT}" Target="/x2/workbook.xml"/>',
+    f'<Relationship Id="rId1" Type="{OFFICE_DOCUMENT}" Target="x&#50;/workbook.xml"/>',
+    # calamine takes the last officeDocument relationship
+    f'<Relationship Id="rId1" Type="{OFFICE_DOCUMENT}" Target="xl/workbook.xml"/>'
+    f'<Relationship Id="rId2" Type="{OFFICE_DOCUMENT}" Target="x2/workbook.xml"/>',
+    f'<p:Relationship xmlns:p="urn:p" Id="rId1" Type="{OFFICE_DOCUMENT}" Target="x2/workbook.xml"/>',
+])
+def test_scan_refuses_a_workbook_calamine_would_read_from_another_folder(rel: str) -> None:
+    problem = check_workbook(_elsewhere(rel), "xlsx", Limits())
+    assert problem is not None and problem[0] == "E101" and "xl/" in problem[1]
+
+
+@pytest.mark.parametrize("target", ["xl/workbook.xml", "/xl/workbook.xml", "XL/workbook.xml"])
+def test_scan_accepts_the_workbook_in_xl(target: str) -> None:
+    rel = f'<Relationship Id="rId1" Type="{OFFICE_DOCUMENT}" Target="{target}"/>'
+    data = rewrite_zip(raw_xlsx(CELL), {"_rels/.rels": rel.join(_PACKAGE_RELS).encode()})
+    assert check_workbook(data, "xlsx", Limits()) is None
+
+
+_PACKAGE_RELS = ('<?xml version="1.0" encoding="UTF-8"?><Relationships '
+                 'xmlns="http://schemas.openxmlformats.org/package/2006/relationships">', "</Relationships>")
+
+
+def test_a_workbook_in_another_folder_really_aborts_calamine_unguarded(tmp_path) -> None:
+    """The control: calamine reads x2/ and allocates the sheet up to XFD1048576."""
+    path = tmp_path / "elsewhere.xlsx"
+    path.write_bytes(_elsewhere(f'<Relationship Id="rId1" Type="{OFFICE_DOCUMENT}" Target="x2/workbook.xml"/>'))
+    code = ("import sys; from python_calamine import CalamineWorkbook\n"
+            "wb = CalamineWorkbook.from_path(sys.argv[1]); wb.get_sheet_by_name('Sheet1').to_python()\n"
+            "print('read')")
+    res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0 and "read" not in res.stdout
+
+
+def test_scan_refuses_a_dtd_in_the_package_relationships() -> None:
+    rels = '<?xml version="1.0"?>' + DTD + f'<Relationships><Relationship Type="{OFFICE_DOCUMENT}" Target="xl/workbook.xml"/></Relationships>'
+    problem = check_workbook(rewrite_zip(raw_xlsx(CELL), {"_rels/.rels": rels.encode()}), "xlsx", Limits())
+    assert problem is not None and problem[0] == "E101" and "DTD" in problem[1]

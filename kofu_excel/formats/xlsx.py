@@ -1,9 +1,12 @@
 """Office Open XML workbooks (xlsx, xlsm): the pre-scan's structure checks and the reader's package.
 
-Pre-scan (:func:`check_xlsx`): the number of sheets, every worksheet part's extent (found
+Pre-scan (:func:`check_xlsx`): the workbook's folder (calamine reads the one ``_rels/.rels``
+names: it must be ``xl/``), the number of sheets, every worksheet part's extent (found
 through the workbook's relationships as calamine and OPC resolve them, and any stray part
 under ``xl/worksheets/``), the shared-string table's declared count (calamine reserves room
 for every string declared: 4294967295 aborts the process) and DTDs in the parts calamine parses.
+Results of parts equal across files (instruction sheets, styles) are kept by their stored
+bytes (:class:`_Verdicts`).
 
 Reader (:class:`XlsxPackage`): defined names from the small ``xl/workbook.xml`` (calamine
 exposes none), formula cells found in the raw sheet part with one regex limited to the input
@@ -198,6 +201,24 @@ def _part_start(data: bytes, e: ZipEntry) -> bytes:
     return as_utf8(inflate(data, e))
 
 
+def _office_document_problem(xml: bytes) -> str | None:
+    """calamine reads the workbook, its relationships, shared strings, styles and relative
+    sheet targets under the folder of the package's officeDocument target (_rels/.rels), not
+    under xl/: a target elsewhere would have it read parts this scan never looked at. Every
+    writer puts the workbook in xl/, so any other folder is refused. Every Type and Target
+    spelling (prefixed, repeated) is looked at, so that none can hide behind another."""
+    refuse_dtd(xml, "_rels/.rels ")
+    for raw_attrs in tags_named(xml, b"Relationship"):
+        attrs = [(local_name(k), html.unescape(v.decode("utf-8", "replace"))) for k, v in tag_attrs(raw_attrs)]
+        if any(k == b"Type" and v.endswith("/officeDocument") for k, v in attrs):
+            for k, target in attrs:
+                # calamine: the target up to its last "/", without a leading "/"
+                if k == b"Target" and target[: target.rfind("/") + 1].removeprefix("/").casefold() != "xl/":
+                    return (f"ブック本体の場所（{target[:80]}）が xl/ ではありません。表計算ソフトが作るブックには無い形で、"
+                            "検査した部品と別の部品が読まれるため取り込みません")
+    return None
+
+
 def _sst_tags(data: bytes, e: ZipEntry) -> list[bytes]:
     """The attribute texts of the shared-string part's <sst> start tags, DTD refused.
 
@@ -225,6 +246,14 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
     global _scanned
     _scanned = None
     inflated: dict[str, bytes] = {}
+    package_rels = idx.get("_rels/.rels")
+    if package_rels is not None:
+        problem = _verdicts.get(data, package_rels, "_rels/.rels")
+        if problem is _Verdicts.MISS:
+            problem = _office_document_problem(as_utf8(inflate(data, package_rels)))
+            _verdicts.put(data, package_rels, problem, "_rels/.rels")
+        if problem:
+            return ("E101", problem)
     sheets, sheet_parts, sst_targets = _workbook_parts(
         data, idx.get("xl/_rels/workbook.xml.rels"), idx.get("xl/workbook.xml"))
     parts = dict(sheet_parts)  # part name (casefolded) -> where, for reasons
