@@ -8,6 +8,7 @@ import io
 import struct
 import subprocess
 import sys
+import unicodedata
 import zipfile
 
 import pytest
@@ -239,3 +240,48 @@ def test_scan_refuses_a_dtd_in_the_package_relationships() -> None:
     rels = '<?xml version="1.0"?>' + DTD + f'<Relationships><Relationship Type="{OFFICE_DOCUMENT}" Target="xl/workbook.xml"/></Relationships>'
     problem = check_workbook(rewrite_zip(raw_xlsx(CELL), {"_rels/.rels": rels.encode()}), "xlsx", Limits())
     assert problem is not None and problem[0] == "E101" and "DTD" in problem[1]
+
+
+# --- sheet parts found wherever calamine finds them ---------------------------------------------
+
+FAR_SHEET = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1"><v>1</v></c></row>'
+             '<row r="1048576"><c r="XFD1048576"><v>2</v></c></row></sheetData></worksheet>')
+
+
+def _sheet_at(target: str, member: str) -> bytes:
+    """A workbook whose one sheet relationship says ``target``, its part stored as ``member``."""
+    import intake_fixtures as f
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", f._CT)
+        z.writestr("_rels/.rels", f._RELS)
+        z.writestr("xl/workbook.xml", f._WB)
+        z.writestr("xl/_rels/workbook.xml.rels", f._WB_RELS.format(target=target, extra=""))
+        z.writestr(member, FAR_SHEET)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("target", "member"), [
+    ("/data/s.xml", "data/s.xml"),  # absolute, outside xl/: calamine reads it from the root
+    ("../data/s.xml", "data/s.xml"),  # OPC's resolution
+    ("worksheets\\s.xml", "xl/worksheets\\s.xml"),  # a backslash, as calamine looks it up
+    ("/データ/s.xml", unicodedata.normalize("NFD", "データ/s.xml")),  # NFD member, NFC target
+    (unicodedata.normalize("NFD", "/データ/s.xml"), unicodedata.normalize("NFD", "データ/s.xml")),
+    ("/DATA/S.XML", "data/s.xml"),  # calamine looks names up ignoring case
+])
+def test_scan_finds_the_sheet_part_wherever_calamine_does(target: str, member: str) -> None:
+    problem = check_workbook(_sheet_at(target, member), "xlsx", Limits())
+    assert problem is not None and problem[0] == "E108" and "XFD1048576" in problem[1]
+
+
+def test_a_sheet_outside_xl_really_aborts_calamine_unguarded(tmp_path) -> None:
+    """The control: calamine reads the absolute target from the package root."""
+    path = tmp_path / "outside.xlsx"
+    path.write_bytes(_sheet_at("/data/s.xml", "data/s.xml"))
+    code = ("import sys; from python_calamine import CalamineWorkbook\n"
+            "wb = CalamineWorkbook.from_path(sys.argv[1]); wb.get_sheet_by_name('Sheet1').to_python()\n"
+            "print('read')")
+    res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0 and "read" not in res.stdout

@@ -20,6 +20,7 @@ import os
 import posixpath
 import re
 import struct
+import unicodedata
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -106,11 +107,11 @@ def _parse_workbook_parts(rels_xml: bytes, wb_xml: bytes) -> _WorkbookParts:
                 if local_name(k) == b"id" and b":" in k:
                     _, target = rels.get(html.unescape(v.decode("utf-8", "replace")), ("", ""))
                     for part in _xlsx_target(target) if target else []:
-                        parts[part.casefold()] = f"シート「{sheet_name}」"
+                        parts[part] = f"シート「{sheet_name}」"
     sst_parts = {"xl/sharedstrings.xml"}
     for rel_type, target in rels.values():
         if rel_type.endswith("/sharedStrings") and target:
-            sst_parts.update(p.casefold() for p in _xlsx_target(target))
+            sst_parts.update(_xlsx_target(target))
     return sheets, MappingProxyType(parts), frozenset(sst_parts)
 
 
@@ -118,16 +119,18 @@ _workbook_parts_cached = lru_cache(maxsize=32)(_workbook_parts_of)
 
 
 def _xlsx_target(target: str) -> list[str]:
-    """The part a relationship target names, resolved as calamine does and as OPC does."""
-    names = []
-    if target.startswith("/xl/"):
-        names.append(target[1:])
-    elif target.startswith("xl/"):
-        names.append(target)
-    else:
-        names.append("xl/" + target)
-    names.append(os.path.normpath(os.path.join("xl", target.lstrip("/"))).replace("\\", "/"))
-    return names
+    """The index keys of the parts a relationship target may name (each looked up if it
+    exists): as calamine resolves it (from the package root when it starts with "/", else under
+    xl/ as written), as OPC does (normalised), and as older readers did."""
+    rel = target.lstrip("/")
+    names = [
+        target[1:] if target.startswith("/") else "xl/" + target,  # calamine
+        rel if target.startswith("/") else posixpath.normpath("xl/" + target),  # OPC
+        rel if rel.startswith("xl/") else "xl/" + target,
+        os.path.normpath(os.path.join("xl", rel)),
+    ]
+    # Keys as the zip index spells member names (NFC, "/" separators, casefolded).
+    return [unicodedata.normalize("NFC", n.replace("\\", "/")).casefold() for n in names]
 
 
 # What the last passed pre-scan learnt of a package (its checked zip directory, the sheet
@@ -256,22 +259,23 @@ def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | 
             return ("E101", problem)
     sheets, sheet_parts, sst_targets = _workbook_parts(
         data, idx.get("xl/_rels/workbook.xml.rels"), idx.get("xl/workbook.xml"))
-    parts = dict(sheet_parts)  # part name (casefolded) -> where, for reasons
+    # The sheet parts that exist, each once: those the workbook's relationships name (every
+    # way a target may be resolved) and any stray part in a sheet folder.
     members = idx.by_name  # casefolded, "/" separators
+    found: dict[int, tuple[ZipEntry, str]] = {}  # entry index -> (entry, where, for reasons)
+    for part, where in sheet_parts.items():
+        e = members.get(part)
+        if e is not None and not e.is_dir:
+            found.setdefault(e.index, (e, where))
     for key, e in members.items():
         if key.startswith(("xl/worksheets/", "xl/macrosheets/", "xl/dialogsheets/")) \
-                and not key.endswith(".rels") and key not in parts:
-            parts[key] = f"シート（{e.name}）"
-    sheets = max(sheets, len(parts))
+                and not key.endswith(".rels") and not e.is_dir and e.index not in found:
+            found[e.index] = (e, f"シート（{e.name}）")
+    sheets = max(sheets, len(found))
     if sheets > limits.max_sheets:
         return ("E108", f"シートが {sheets} 枚あり、上限 {limits.max_sheets} 枚を超えています")
-    seen: set[int] = set()
     max_cells = limits.max_cells  # all that xlsx_sheet_problem reads of the limits
-    for part, where in parts.items():
-        e = members.get(part)
-        if e is None or e.is_dir or e.index in seen:
-            continue
-        seen.add(e.index)
+    for e, where in found.values():
         problem = _verdicts.get(data, e, where, max_cells)
         if problem is _Verdicts.MISS:
             # The reader takes these parts (take_scanned) instead of inflating them again; a
