@@ -285,3 +285,16 @@ def test_a_sheet_outside_xl_really_aborts_calamine_unguarded(tmp_path) -> None:
             "print('read')")
     res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
     assert res.returncode != 0 and "read" not in res.stdout
+
+
+@pytest.mark.parametrize("sheet_data", [
+    '<sheetData><row r="1"><c r="XFD1048576"><v>2</v></c></row></sheetData>',
+    '<x:sheetData xmlns:x="urn:x"><row r="1"><c r="XFD1048576"><v>2</v></c></row></x:sheetData>',
+    '<!-- sheetData --><sheetData><row r="1"><c r="XFD1048576"><v>2</v></c></row></sheetData>',
+])
+def test_scan_reads_every_cell_from_where_sheet_data_starts(sheet_data: str) -> None:
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             'spreadsheetml/2006/main"><cols><col min="1" max="2" width="9"/></cols>' + sheet_data + "</worksheet>")
+    data = rewrite_zip(raw_xlsx(CELL), {"xl/worksheets/sheet1.xml": sheet.encode()})
+    problem = check_workbook(data, "xlsx", Limits())
+    assert problem is not None and problem[0] == "E108" and "XFD1048576" in problem[1]

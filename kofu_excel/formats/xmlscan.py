@@ -224,9 +224,14 @@ def xlsx_sheet_problem(xml: bytes, where: str, limits: Limits) -> str | None:
     """
     xml = as_utf8(xml)
     refuse_dtd(xml, where)
-    if _C_PREFIXED.search(xml):
+    # calamine places only the cells after the start of <sheetData> (before it, it reads the
+    # <dimension> capacity hint, which it caps): the cheap passes start at the first bytes
+    # "sheetData", which are at or before that start tag however it is spelled (prefixed, or
+    # after a decoy in a comment), and read the rest to the end.
+    start = max(xml.find(b"sheetData"), 0)
+    if _C_PREFIXED.search(xml, start):
         return _xlsx_sheet_exact(xml, where, limits)
-    if limits.max_cells >= _FAST_CELLS and not _C_NOT_SMALL.search(xml):
+    if limits.max_cells >= _FAST_CELLS and not _C_NOT_SMALL.search(xml, start):
         return None
     if _C_NOT_CANON.search(xml):
         return _xlsx_sheet_exact(xml, where, limits)
