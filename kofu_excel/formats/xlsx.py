@@ -1,9 +1,12 @@
 """Office Open XML workbooks (xlsx, xlsm): the pre-scan's structure checks and the reader's package.
 
-Pre-scan (:func:`check_xlsx`): the number of sheets, every worksheet part's extent (found
+Pre-scan (:func:`check_xlsx`): the workbook's folder (calamine reads the one ``_rels/.rels``
+names: it must be ``xl/``), the number of sheets, every worksheet part's extent (found
 through the workbook's relationships as calamine and OPC resolve them, and any stray part
 under ``xl/worksheets/``), the shared-string table's declared count (calamine reserves room
 for every string declared: 4294967295 aborts the process) and DTDs in the parts calamine parses.
+Results of parts equal across files (instruction sheets, styles) are kept by their stored
+bytes (:class:`_Verdicts`).
 
 Reader (:class:`XlsxPackage`): defined names from the small ``xl/workbook.xml`` (calamine
 exposes none), formula cells found in the raw sheet part with one regex limited to the input
@@ -17,11 +20,14 @@ import os
 import posixpath
 import re
 import struct
+import unicodedata
 import zipfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Final
 
 from ..cells import col_name, parse_range, rowcol
 from .base import Reject
@@ -40,16 +46,18 @@ from .reader import (
     tag_local,
 )
 from .xmlscan import (
-    MAX_TAG,
     as_utf8,
+    is_wide,
+    iter_tags,
     local_name,
+    prolog_end,
     refuse_dtd,
     tag_attrs,
     tag_end,
     tags_named,
     xlsx_sheet_problem,
 )
-from .zip import ZipIndex, inflate, inflate_head
+from .zip import Stored, ZipEntry, ZipIndex, inflate, inflate_head, inflate_stored, stored
 
 __all__ = ["XlsxPackage", "check_xlsx"]
 
@@ -61,14 +69,22 @@ _SST_START = re.compile(rb"<(?:[\w.-]{1,40}:)?sst[\s/>]")
 _WorkbookParts = tuple[int, Mapping[str, str], frozenset[str]]
 
 
-def _workbook_parts(rels_xml: bytes, wb_xml: bytes) -> _WorkbookParts:
+def _workbook_parts(data: bytes, rels: ZipEntry | None, wb: ZipEntry | None) -> _WorkbookParts:
     """From the workbook part and its relationships: the number of sheets, each sheet's part
-    (casefolded) → where (for reasons), and the shared-string parts. Cached by content: the
-    files of one template share both parts, so a batch parses them about once (hostile,
-    large ones are parsed every time, never kept). A DTD raises Reject, cached or not."""
-    if len(rels_xml) + len(wb_xml) <= 256 * 1024:
-        return _workbook_parts_cached(rels_xml, wb_xml)
-    return _parse_workbook_parts(rels_xml, wb_xml)
+    (casefolded) → where (for reasons), and the shared-string parts. Cached by the two parts
+    as stored (:func:`stored`): the files of one template share both, so a batch inflates and
+    parses them about once (large ones are inflated and parsed every time, never kept). A DTD
+    or a broken part raises Reject, and a Reject is never cached."""
+    key = (stored(data, rels) if rels is not None else None, stored(data, wb) if wb is not None else None)
+    if sum(len(k[0]) for k in key if k is not None) <= 64 * 1024:
+        return _workbook_parts_cached(*key)
+    return _workbook_parts_of(*key)
+
+
+def _workbook_parts_of(rels: Stored | None, wb: Stored | None) -> _WorkbookParts:
+    return _parse_workbook_parts(
+        as_utf8(inflate_stored(rels, "xl/_rels/workbook.xml.rels")) if rels is not None else b"",
+        as_utf8(inflate_stored(wb, "xl/workbook.xml")) if wb is not None else b"")
 
 
 def _parse_workbook_parts(rels_xml: bytes, wb_xml: bytes) -> _WorkbookParts:
@@ -91,28 +107,30 @@ def _parse_workbook_parts(rels_xml: bytes, wb_xml: bytes) -> _WorkbookParts:
                 if local_name(k) == b"id" and b":" in k:
                     _, target = rels.get(html.unescape(v.decode("utf-8", "replace")), ("", ""))
                     for part in _xlsx_target(target) if target else []:
-                        parts[part.casefold()] = f"シート「{sheet_name}」"
+                        parts[part] = f"シート「{sheet_name}」"
     sst_parts = {"xl/sharedstrings.xml"}
     for rel_type, target in rels.values():
         if rel_type.endswith("/sharedStrings") and target:
-            sst_parts.update(p.casefold() for p in _xlsx_target(target))
+            sst_parts.update(_xlsx_target(target))
     return sheets, MappingProxyType(parts), frozenset(sst_parts)
 
 
-_workbook_parts_cached = lru_cache(maxsize=32)(_parse_workbook_parts)
+_workbook_parts_cached = lru_cache(maxsize=32)(_workbook_parts_of)
 
 
 def _xlsx_target(target: str) -> list[str]:
-    """The part a relationship target names, resolved as calamine does and as OPC does."""
-    names = []
-    if target.startswith("/xl/"):
-        names.append(target[1:])
-    elif target.startswith("xl/"):
-        names.append(target)
-    else:
-        names.append("xl/" + target)
-    names.append(os.path.normpath(os.path.join("xl", target.lstrip("/"))).replace("\\", "/"))
-    return names
+    """The index keys of the parts a relationship target may name (each looked up if it
+    exists): as calamine resolves it (from the package root when it starts with "/", else under
+    xl/ as written), as OPC does (normalised), and as older readers did."""
+    rel = target.lstrip("/")
+    names = [
+        target[1:] if target.startswith("/") else "xl/" + target,  # calamine
+        rel if target.startswith("/") else posixpath.normpath("xl/" + target),  # OPC
+        rel if rel.startswith("xl/") else "xl/" + target,
+        os.path.normpath(os.path.join("xl", rel)),
+    ]
+    # Keys as the zip index spells member names (NFC, "/" separators, casefolded).
+    return [unicodedata.normalize("NFC", n.replace("\\", "/")).casefold() for n in names]
 
 
 # What the last passed pre-scan learnt of a package (its checked zip directory, the sheet
@@ -128,53 +146,163 @@ def take_scanned(data: bytes) -> tuple[ZipIndex, dict[str, bytes]] | None:
     return (slot[1], slot[2]) if slot is not None and slot[0] is data else None
 
 
+class _Verdicts:
+    """Verdicts of pure checks of small parts, found again when a later file stores the same
+    bytes (instruction sheets, styles): the verdicts are kept, never the inflated parts.
+
+    Looked up by the member's CRC, sizes and method plus what the check depends on, then
+    confirmed by comparing the stored bytes in place (a CRC alone is easy to forge). Equal
+    stored bytes inflate to equal bytes that pass the same size and CRC checks. Only parts
+    stored in at most ``max_raw`` bytes are kept, at most ``size`` of them; a Reject raised by a
+    check is never kept, so such a part is refused every time.
+    """
+
+    MISS: Final = "\0miss"
+
+    def __init__(self, size: int = 64, max_raw: int = 64 * 1024) -> None:
+        self.size, self.max_raw = size, max_raw
+        self._kept: OrderedDict[tuple[object, ...], tuple[bytes, str | None]] = OrderedDict()
+
+    def get(self, data: bytes, e: ZipEntry, *context: object) -> str | None:
+        """The verdict kept for this member's bytes, or :attr:`MISS`."""
+        key = (e.crc, e.file_size, e.compress_size, e.method, *context)
+        kept = self._kept.get(key)
+        if kept is None or not data.startswith(kept[0], e.data_start):
+            return self.MISS
+        self._kept.move_to_end(key)
+        return kept[1]
+
+    def put(self, data: bytes, e: ZipEntry, verdict: str | None, *context: object) -> None:
+        if e.compress_size <= self.max_raw:
+            key = (e.crc, e.file_size, e.compress_size, e.method, *context)
+            self._kept[key] = (data[e.data_start : e.data_start + e.compress_size], verdict)
+            self._kept.move_to_end(key)
+            if len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+_verdicts = _Verdicts()
+
+
+_HEAD = 1024
+
+
+def _part_start(data: bytes, e: ZipEntry) -> bytes:
+    """A part's prolog and its root element's start tag, as UTF-8: only the first KB when both
+    lie in it (as every writer makes them), else the whole part, so that neither a long prolog
+    nor a long root tag can push a DTD or an attribute past what is looked at."""
+    if e.file_size > _HEAD:
+        head = inflate_head(data, e, _HEAD)
+        if not is_wide(head):
+            p = prolog_end(head)
+            if (head[p : p + 1] == b"<" and head[p + 1 : p + 2] not in (b"!", b"?", b"")
+                    and tag_end(head, p) > 0):
+                return head
+    return as_utf8(inflate(data, e))
+
+
+def _office_document_problem(xml: bytes) -> str | None:
+    """calamine reads the workbook, its relationships, shared strings, styles and relative
+    sheet targets under the folder of the package's officeDocument target (_rels/.rels), not
+    under xl/: a target elsewhere would have it read parts this scan never looked at. Every
+    writer puts the workbook in xl/, so any other folder is refused. Every Type and Target
+    spelling (prefixed, repeated) is looked at, so that none can hide behind another."""
+    refuse_dtd(xml, "_rels/.rels ")
+    for raw_attrs in tags_named(xml, b"Relationship"):
+        attrs = [(local_name(k), html.unescape(v.decode("utf-8", "replace"))) for k, v in tag_attrs(raw_attrs)]
+        if any(k == b"Type" and v.endswith("/officeDocument") for k, v in attrs):
+            for k, target in attrs:
+                # calamine: the target up to its last "/", without a leading "/"
+                if k == b"Target" and target[: target.rfind("/") + 1].removeprefix("/").casefold() != "xl/":
+                    return (f"ブック本体の場所（{target[:80]}）が xl/ ではありません。表計算ソフトが作るブックには無い形で、"
+                            "検査した部品と別の部品が読まれるため取り込みません")
+    return None
+
+
+def _sst_tags(data: bytes, e: ZipEntry) -> list[bytes]:
+    """The attribute texts of the shared-string part's <sst> start tags, DTD refused.
+
+    calamine reads uniqueCount from the first start tag whose local name is sst, wherever it
+    stands. Every writer makes it the root, in the first KB: then only that KB is inflated.
+    Otherwise (another root, a prolog or root tag past the first KB, UTF-16) the whole part is
+    read tag by tag, comments skipped as a parser skips them, and every sst tag is returned.
+    """
+    where = "共有文字列（sharedStrings.xml）"
+    if e.file_size > _HEAD:
+        head = inflate_head(data, e, _HEAD)
+        if not is_wide(head):
+            p = prolog_end(head)
+            m = _SST_START.match(head, p)
+            gt = tag_end(head, p) if m else -1
+            if m and gt > 0:
+                refuse_dtd(head, where)  # the prolog ended within the head: a DTD would be in it
+                return [head[m.end() - 1 : gt]]
+    xml = as_utf8(inflate(data, e))
+    refuse_dtd(xml, where)
+    return [attrs for closing, local, attrs in iter_tags(xml) if not closing and local == b"sst"]
+
+
 def check_xlsx(data: bytes, idx: ZipIndex, limits: Limits) -> tuple[str, str] | None:
     global _scanned
     _scanned = None
     inflated: dict[str, bytes] = {}
-    rels_entry = idx.get("xl/_rels/workbook.xml.rels")
-    rels_xml = as_utf8(inflate(data, rels_entry)) if rels_entry is not None else b""
-    wb = idx.get("xl/workbook.xml")
-    wb_xml = as_utf8(inflate(data, wb)) if wb is not None else b""
-    sheets, sheet_parts, sst_targets = _workbook_parts(rels_xml, wb_xml)
-    parts = dict(sheet_parts)  # part name (casefolded) -> where, for reasons
-    for e in idx.entries:
-        key = e.name.casefold()
+    package_rels = idx.get("_rels/.rels")
+    if package_rels is not None:
+        problem = _verdicts.get(data, package_rels, "_rels/.rels")
+        if problem is _Verdicts.MISS:
+            problem = _office_document_problem(as_utf8(inflate(data, package_rels)))
+            _verdicts.put(data, package_rels, problem, "_rels/.rels")
+        if problem:
+            return ("E101", problem)
+    sheets, sheet_parts, sst_targets = _workbook_parts(
+        data, idx.get("xl/_rels/workbook.xml.rels"), idx.get("xl/workbook.xml"))
+    # The sheet parts that exist, each once: those the workbook's relationships name (every
+    # way a target may be resolved) and any stray part in a sheet folder.
+    members = idx.by_name  # casefolded, "/" separators
+    found: dict[int, tuple[ZipEntry, str]] = {}  # entry index -> (entry, where, for reasons)
+    for part, where in sheet_parts.items():
+        e = members.get(part)
+        if e is not None and not e.is_dir:
+            found.setdefault(e.index, (e, where))
+    for key, e in members.items():
         if key.startswith(("xl/worksheets/", "xl/macrosheets/", "xl/dialogsheets/")) \
-                and not key.endswith(".rels") and key not in parts:
-            parts[key] = f"シート（{e.name}）"
-    sheets = max(sheets, len(parts))
+                and not key.endswith(".rels") and not e.is_dir and e.index not in found:
+            found[e.index] = (e, f"シート（{e.name}）")
+    sheets = max(sheets, len(found))
     if sheets > limits.max_sheets:
         return ("E108", f"シートが {sheets} 枚あり、上限 {limits.max_sheets} 枚を超えています")
-    for part, where in parts.items():
-        e = idx.get(part)
-        if e is None or e.is_dir:
-            continue
-        xml = inflated[e.name] = inflate(data, e)
-        problem = xlsx_sheet_problem(xml, where, limits)
+    max_cells = limits.max_cells  # all that xlsx_sheet_problem reads of the limits
+    for e, where in found.values():
+        problem = _verdicts.get(data, e, where, max_cells)
+        if problem is _Verdicts.MISS:
+            # The reader takes these parts (take_scanned) instead of inflating them again; a
+            # part whose verdict was kept is inflated by the reader only if it reads it.
+            xml = inflated[e.name] = inflate(data, e)
+            problem = xlsx_sheet_problem(xml, where, limits)
+            _verdicts.put(data, e, problem, where, max_cells)
         if problem:
             return ("E108", problem)
     # calamine reserves room for every shared string the table declares (uniqueCount) before
     # reading any: 4294967295 aborts the process.
     for part in sst_targets:
-        e = idx.get(part)
+        e = members.get(part)
         if e is None:
             continue
-        # Only the root tag matters: inflate the head of the part, not all of it.
-        head = as_utf8(inflate_head(data, e, MAX_TAG))
-        refuse_dtd(head, "共有文字列（sharedStrings.xml）")
-        m = _SST_START.search(head)
-        gt = tag_end(head, m.start()) if m else -1
-        if m and gt > 0:
-            for k, v in tag_attrs(head[m.end() - 1 : gt]):
-                if local_name(k) == b"uniqueCount" and v.strip().isdigit():
-                    declared = int(v.strip()[:20])
+        for raw_attrs in _sst_tags(data, e):
+            for k, v in tag_attrs(raw_attrs):
+                value = v.strip().lstrip(b"+")
+                if local_name(k) == b"uniqueCount" and value.isdigit():
+                    declared = int(value[:20])
                     # every <si> takes at least 8 bytes, so the part's size bounds the count
                     if declared > e.file_size // 8 + 16:
                         return ("E108", f"共有文字列の宣言数（{declared:,} 件）が実際の内容に比べて不正に大きいため取り込みません")
     styles = idx.get("xl/styles.xml")  # calamine parses it too
-    if styles is not None:
-        refuse_dtd(as_utf8(inflate_head(data, styles, 4096)), "xl/styles.xml ")
+    if styles is not None and _verdicts.get(data, styles, "styles") is _Verdicts.MISS:
+        refuse_dtd(_part_start(data, styles), "xl/styles.xml ")
+        _verdicts.put(data, styles, None, "styles")
     _scanned = (data, idx, inflated)
     return None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
+import sys
 from collections.abc import Iterator
 
 from .base import Reject, col_letters, col_number
@@ -21,9 +22,11 @@ from .limits import Limits
 __all__ = [
     "MAX_TAG",
     "as_utf8",
+    "is_wide",
     "iter_tags",
     "local_name",
     "ods_problem",
+    "prolog_end",
     "refuse_dtd",
     "tag_attrs",
     "tag_end",
@@ -36,15 +39,21 @@ EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLS = 16_384
 
 # Every cell tag is looked at by one of three paths, cheapest first:
-# - fast: each <c> starts with r="A1"-style (at most 2 letters, 3 digits): the sheet is within
-#   ZZ999 (702 x 999 cells), whatever else the tags hold;
-# - canonical: each <c> starts with r="..." (any size): the farthest cells with content are
-#   found with two findall passes;
-# - exact: anything else (no r, prefixes, odd quoting), tag by tag.
-# A second r attribute (calamine uses the last) is searched for with whitespace removed and
-# quotes unified, so that neither `x=">" r=` nor `r = '...'` can hide it.
-_C_NOT_SMALL = re.compile(rb'<c(?! r="[A-Z]{1,2}[1-9][0-9]{0,2}"|[^\s/>])')
-_C_NOT_CANON = re.compile(rb'<c(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}"|[^\s/>])')
+# - fast: each <c> is r="A1"-style (at most 2 letters, 3 digits) then only s/t/cm/vm/ph
+#   attributes: the sheet is within ZZ999 (702 x 999 cells), whatever else the tags hold;
+# - canonical: each <c> is the same with r="..." of any size: the farthest cells with content
+#   are found with two findall passes;
+# - exact: anything else (no r, prefixes, odd quoting or spacing, other attributes), tag by tag.
+# Both patterns read the whole cell tag, so a second r attribute (calamine uses the last),
+# however it is spaced or quoted and whatever a value before it holds (x=">" r=...), fails
+# them and sends the sheet to the exact path: one pass instead of a whole-part copy and search.
+# Possessive quantifiers (Python 3.11+; "+" after a quantifier) match exactly what the plain
+# ones do here (what follows each one cannot be what it consumed), but spare the regex engine
+# its backtracking records: a fifth of the pass.
+_P = b"+" if sys.version_info >= (3, 11) else b""
+_CELL_ATTRS = rb'(?: (?:s|t|cm|vm|ph)="[^"<>]*' + _P + rb'")*' + _P + rb"/?>"
+_C_NOT_SMALL = re.compile(rb'<c(?! r="[A-Z]{1,2}[1-9][0-9]{0,2}' + _P + b'"' + _CELL_ATTRS + rb"|[^\s/>])")
+_C_NOT_CANON = re.compile(rb'<c(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}' + _P + b'"' + _CELL_ATTRS + rb"|[^\s/>])")
 _C_CONTENT = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^<>]*(?<!/)>')
 _C_EMPTY = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"([^<>]*)/>')
 # Widest first: the first tier with a match holds the maximum, and same-length digit or
@@ -52,8 +61,6 @@ _C_EMPTY = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"([^<>]*)/>')
 _ROW_TIERS = [re.compile(rb'<c r="[A-Z]{1,3}([1-9][0-9]{%d})"' % (d - 1)) for d in range(7, 0, -1)]
 _COL_TIERS = [re.compile(rb'<c r="([A-Z]{%d})[1-9]' % n) for n in (3, 2, 1)]
 _C_PREFIXED = re.compile(rb":c[\s/>]")
-_HIDDEN_R = re.compile(rb'"r=')
-_QUOTES = bytes.maketrans(b"'", b'"')
 _FAST_CELLS = 702 * 999
 _REF = re.compile(r"([A-Za-z]{1,10})0*([0-9]{1,12})")
 _TAG_STOP = re.compile(rb"[>\"']")
@@ -157,10 +164,15 @@ def tags_named(xml: bytes, name: bytes) -> list[bytes]:
     return out
 
 
+def is_wide(xml: bytes) -> bool:
+    """UTF-16/32 (a BOM, or a NUL among the first bytes): byte scans must convert it first."""
+    head = xml[:4]
+    return head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) == 4 and 0 in head)
+
+
 def as_utf8(xml: bytes) -> bytes:
     """XML parts in UTF-16/32 are converted, so that the byte-level scans see every tag."""
-    head = xml[:4]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) == 4 and 0 in head):
+    if is_wide(xml):
         for enc in ("utf-32", "utf-16", "utf-16-le", "utf-16-be"):
             try:
                 text = xml.decode(enc)
@@ -175,13 +187,19 @@ def as_utf8(xml: bytes) -> bytes:
 _PROLOG_SKIP = re.compile(rb"(?:\s|<\?.*?\?>|<!--.*?-->)*", re.S)
 
 
+def prolog_end(xml: bytes) -> int:
+    """Where the prolog's BOM, white space, processing instructions and comments end: a DTD
+    or the root element starts there (in a part cut short, possibly an unfinished comment)."""
+    pos = 3 if xml.startswith(codecs.BOM_UTF8) else 0
+    m = _PROLOG_SKIP.match(xml, pos)
+    return m.end() if m else pos
+
+
 def refuse_dtd(xml: bytes, where: str) -> None:
     """A DTD (``<!DOCTYPE …>``) is where entity bombs and external entities live, and no
     spreadsheet program writes one into a workbook part. It can only stand in the prolog,
     before the root element, so only the prolog is looked at: O(1) on a real part."""
-    pos = 3 if xml.startswith(codecs.BOM_UTF8) else 0
-    m = _PROLOG_SKIP.match(xml, pos)
-    if xml.startswith(b"<!DOCTYPE", m.end() if m else pos):
+    if xml.startswith(b"<!DOCTYPE", prolog_end(xml)):
         raise Reject("E101", f"{where}の XML に DTD（<!DOCTYPE> 宣言）があります。表計算ソフトが作るブックには"
                               "無いもので、XML の実体展開・外部実体の攻撃に使われるため取り込みません")
 
@@ -206,9 +224,14 @@ def xlsx_sheet_problem(xml: bytes, where: str, limits: Limits) -> str | None:
     """
     xml = as_utf8(xml)
     refuse_dtd(xml, where)
-    if _HIDDEN_R.search(xml.translate(_QUOTES, b" \t\r\n")) or _C_PREFIXED.search(xml):
+    # calamine places only the cells after the start of <sheetData> (before it, it reads the
+    # <dimension> capacity hint, which it caps): the cheap passes start at the first bytes
+    # "sheetData", which are at or before that start tag however it is spelled (prefixed, or
+    # after a decoy in a comment), and read the rest to the end.
+    start = max(xml.find(b"sheetData"), 0)
+    if _C_PREFIXED.search(xml, start):
         return _xlsx_sheet_exact(xml, where, limits)
-    if limits.max_cells >= _FAST_CELLS and not _C_NOT_SMALL.search(xml):
+    if limits.max_cells >= _FAST_CELLS and not _C_NOT_SMALL.search(xml, start):
         return None
     if _C_NOT_CANON.search(xml):
         return _xlsx_sheet_exact(xml, where, limits)

@@ -29,12 +29,15 @@ from .limits import Limits
 
 __all__ = [
     "ZIP_MAGICS",
+    "Stored",
     "ZipEntry",
     "ZipIndex",
     "dos_mtime",
     "inflate",
     "inflate_head",
+    "inflate_stored",
     "read_encrypted",
+    "stored",
     "zip_index",
     "zip_kind",
 ]
@@ -42,7 +45,7 @@ __all__ = [
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
 
-@dataclass
+@dataclass(slots=True)
 class ZipEntry:
     index: int
     raw_name: bytes
@@ -93,10 +96,6 @@ def _extra_fields(extra: bytes) -> Iterator[tuple[int, bytes]]:
 
 def _nfc_name(raw: bytes, flags: int, extra: bytes) -> str:
     return unicodedata.normalize("NFC", _zip_name(raw, flags, extra))
-
-
-# The same few member names recur in every file of a batch (short ones only are kept).
-_nfc_name_cached = functools.lru_cache(maxsize=4096)(_nfc_name)
 
 
 def _zip_name(raw: bytes, flags: int, extra: bytes) -> str:
@@ -161,20 +160,31 @@ def zip_index(data: bytes, limits: Limits) -> ZipIndex:
     if concat < 0 or cd_start + cd_size > eocd:
         raise Reject("E111", broken)
 
+    # One pass over the records: each member's record, name, sizes and local header are
+    # checked as it is read, the totals and overlaps after. Only what differs between files is
+    # worked out anew: the name and its checks come from a cache of the (few, recurring) names
+    # of a batch.
     entries: list[ZipEntry] = []
+    by_name: dict[str, ZipEntry] = {}
+    spans: list[tuple[int, int, int]] = []
+    total_size = 0
+    max_entries, max_len = limits.max_entries, limits.max_name_len
+    ratio_min, max_ratio, max_part = limits.ratio_min_part, limits.max_ratio, limits.max_part_bytes
+    unpack, local = _CD_RECORD.unpack_from, _LOCAL_SIZES.unpack_from
     i = cd_start
     end = cd_start + cd_size
     while i < end:
-        if i + 46 > end or data[i : i + 4] != b"PK\x01\x02":
+        if i + 46 > end or not data.startswith(b"PK\x01\x02", i):
             raise Reject("E111", broken + "（中央ディレクトリが不正です）")
-        (_, _, create_system, _, _, flags, method, dtime, ddate, crc, csize, usize, ln, lx, lc,
-         _, _, ext_attr, offset) = struct.unpack_from("<4s4B4HL2L5HLL", data, i)
-        raw_name = data[i + 46 : i + 46 + ln]
-        extra = data[i + 46 + ln : i + 46 + ln + lx]
-        i += 46 + ln + lx + lc
-        if len(entries) >= limits.max_entries:
+        (create_system, flags, method, dtime, ddate, crc, csize, usize, ln, lx, lc,
+         ext_attr, offset) = unpack(data, i)
+        j = i + 46 + ln
+        raw_name = data[i + 46 : j]
+        extra = data[j : j + lx]
+        i = j + lx + lc
+        if len(entries) >= max_entries:
             raise Reject(
-                "E112", f"圧縮ファイルのファイル数が上限 {limits.max_entries:,} 個を超えています"
+                "E112", f"圧縮ファイルのファイル数が上限 {max_entries:,} 個を超えています"
             )
         if 0xFFFFFFFF in (csize, usize, offset):
             for tag, body in _extra_fields(extra):
@@ -188,84 +198,88 @@ def zip_index(data: bytes, limits: Limits) -> ZipIndex:
                         offset = vals.pop(0)
         if b"\x00" in raw_name:
             raise Reject("E113", "圧縮ファイル内のファイル名に NUL 文字が含まれています")
-        name = (_nfc_name_cached if len(raw_name) + len(extra) <= 1024 else _nfc_name)(raw_name, flags, extra)
-        entries.append(
-            ZipEntry(len(entries), raw_name, name, flags, method, crc, csize, usize,
-                      offset + concat, extra, ext_attr, create_system, dtime, ddate)
-        )
-    if total != 0xFFFF and z64 == 0 and len(entries) != total:
-        raise Reject("E115", "zip の中央ディレクトリの件数が終端レコードと一致しません")
-
-    by_name: dict[str, ZipEntry] = {}
-    total_size = 0
-    for e in entries:
-        _check_member_name(e, limits)
-        key = e.name.replace("\\", "/").casefold()
+        symlink = create_system == 3 and (ext_attr >> 16) & 0o170000 == 0o120000
+        name, key, bad = (_member_name_cached if ln + lx <= 1024 else _member_name)(
+            raw_name, flags, extra, symlink, max_len)
+        if bad:
+            raise Reject("E113", f"圧縮ファイル内のエントリ名が不正です：{bad}")
         if key in by_name:
             raise Reject(
-                "E115", f"圧縮ファイル内に同じ名前のファイル「{e.name}」が重複しています（大文字・小文字や正規化の違いを含む）"
+                "E115", f"圧縮ファイル内に同じ名前のファイル「{name}」が重複しています（大文字・小文字や正規化の違いを含む）"
             )
+        if usize > ratio_min and (csize == 0 or usize / csize > max_ratio):
+            raise Reject(
+                "E112",
+                f"圧縮後 {size_text(csize)} から {size_text(usize)} に展開されるため取り込みません（zip爆弾の疑い）",
+            )
+        if usize > max_part:
+            raise Reject(
+                "E112",
+                f"圧縮ファイル内の「{name}」が展開後 {size_text(usize)} あり、上限 {size_text(max_part)} を超えています（zip爆弾の疑い）",
+            )
+        total_size += usize
+        # The local header + data must lie before the central directory and not overlap
+        # another's (checked below): overlapping entries are how a 100 KB archive inflates
+        # to gigabytes.
+        h = offset + concat
+        if h < 0 or h + 30 > cd_start or not data.startswith(b"PK\x03\x04", h):
+            raise Reject("E111", broken + "（ローカルヘッダが見つかりません）")
+        hn, hx = local(data, h + 26)
+        if hn != ln or not data.startswith(raw_name, h + 30):
+            raise Reject("E115", f"zip の「{name}」の名前が中央ディレクトリとローカルヘッダで異なります")
+        start = h + 30 + hn + hx
+        stop = start + csize
+        if stop > cd_start:
+            raise Reject("E111", broken + f"（「{name}」のデータが途中で切れています）")
+        spans.append((h, stop, len(entries)))
+        e = ZipEntry(len(entries), raw_name, name, flags, method, crc, csize, usize, h, extra,
+                     ext_attr, create_system, dtime, ddate, start,
+                     method if method != 99 else _aes_method(extra))
+        entries.append(e)
         by_name[key] = e
-        if e.file_size > limits.ratio_min_part and (
-            e.compress_size == 0 or e.file_size / e.compress_size > limits.max_ratio
-        ):
-            raise Reject(
-                "E112",
-                f"圧縮後 {size_text(e.compress_size)} から {size_text(e.file_size)} に展開されるため取り込みません（zip爆弾の疑い）",
-            )
-        if e.file_size > limits.max_part_bytes:
-            raise Reject(
-                "E112",
-                f"圧縮ファイル内の「{e.name}」が展開後 {size_text(e.file_size)} あり、上限 {size_text(limits.max_part_bytes)} を超えています（zip爆弾の疑い）",
-            )
-        total_size += e.file_size
-        if e.method == 99:
-            e.inner_method = -1
-            for tag, body in _extra_fields(e.extra):
-                if tag == 0x9901 and len(body) >= 7:
-                    (e.inner_method,) = struct.unpack_from("<H", body, 5)
-        else:
-            e.inner_method = e.method
+    if total != 0xFFFF and z64 == 0 and len(entries) != total:
+        raise Reject("E115", "zip の中央ディレクトリの件数が終端レコードと一致しません")
     if total_size > limits.max_package_bytes:
         raise Reject(
             "E112",
             f"圧縮ファイル全体が展開後 {size_text(total_size)} になり、上限 {size_text(limits.max_package_bytes)} を超えています（zip爆弾の疑い）",
         )
-
-    # Each entry's local header + data must lie before the central directory and not overlap
-    # another's: overlapping entries are how a 100 KB archive inflates to gigabytes.
-    spans: list[tuple[int, int, ZipEntry]] = []
-    for e in entries:
-        h = e.header_offset
-        if h < 0 or h + 30 > cd_start or data[h : h + 4] != b"PK\x03\x04":
-            raise Reject("E111", broken + "（ローカルヘッダが見つかりません）")
-        ln, lx = struct.unpack_from("<HH", data, h + 26)
-        if data[h + 30 : h + 30 + ln] != e.raw_name:
-            raise Reject("E115", f"zip の「{e.name}」の名前が中央ディレクトリとローカルヘッダで異なります")
-        e.data_start = h + 30 + ln + lx
-        stop = e.data_start + e.compress_size
-        if stop > cd_start:
-            raise Reject("E111", broken + f"（「{e.name}」のデータが途中で切れています）")
-        spans.append((h, stop, e))
-    spans.sort(key=lambda s: (s[0], s[1]))
+    spans.sort()
     for (_, prev_stop, prev), (start, _, cur) in pairwise(spans):
         if start < prev_stop:
             raise Reject(
-                "E115", f"zip のエントリ「{prev.name}」と「{cur.name}」のデータ領域が重なっています（zip爆弾の手口）"
+                "E115", f"zip のエントリ「{entries[prev].name}」と「{entries[cur].name}」のデータ領域が重なっています（zip爆弾の手口）"
             )
     return ZipIndex(entries, by_name)
 
 
+# A central directory record after its signature, without the fields nothing here reads.
+_CD_RECORD = struct.Struct("<5xB2x4HL2L3H4xLL")
+_LOCAL_SIZES = struct.Struct("<HH")
+
+
+def _aes_method(extra: bytes) -> int:
+    """The real compression method of a WinZip AES member (-1 when its extra field lacks it)."""
+    for tag, body in _extra_fields(extra):
+        if tag == 0x9901 and len(body) >= 7:
+            return int(struct.unpack_from("<H", body, 5)[0])
+    return -1
+
+
+def _member_name(raw: bytes, flags: int, extra: bytes, symlink: bool,
+                 max_len: int) -> tuple[str, str, str | None]:
+    """A member's name, its key in the index (``/`` separators, casefolded) and what is wrong
+    with it (None when nothing is)."""
+    name = _nfc_name(raw, flags, extra)
+    return name, name.replace("\\", "/").casefold(), _name_problem(name, max_len, symlink)
+
+
+# The same few member names recur in every file of a batch (short ones only are kept); a name
+# that cannot be decoded raises Reject, which is never kept.
+_member_name_cached = functools.lru_cache(maxsize=4096)(_member_name)
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _check_member_name(e: ZipEntry, limits: Limits) -> None:
-    symlink = e.create_system == 3 and (e.external_attr >> 16) & 0o170000 == 0o120000
-    # The same few names recur in every file of a batch: cached, but only short ones.
-    check = _name_problem_cached if len(e.name) <= 1024 else _name_problem
-    bad = check(e.name, limits.max_name_len, symlink)
-    if bad:
-        raise Reject("E113", f"圧縮ファイル内のエントリ名が不正です：{bad}")
 
 
 def _name_problem(name: str, max_len: int, symlink: bool) -> str | None:
@@ -283,26 +297,39 @@ def _name_problem(name: str, max_len: int, symlink: bool) -> str | None:
         return f"「{name}」がシンボリックリンクです"
     return None
 
-
-_name_problem_cached = functools.lru_cache(maxsize=4096)(_name_problem)
 _DRIVE = re.compile(r"[A-Za-z]:")
 _SEPARATORS = re.compile(r"[/\\]")
 
 
 def inflate(data: bytes, e: ZipEntry) -> bytes:
     """A plain (unencrypted) member, inflated with output capped at its declared size + 1."""
-    raw = data[e.data_start : e.data_start + e.compress_size]
-    if e.method == 0:
+    return inflate_stored(stored(data, e), e.name)
+
+
+Stored = tuple[bytes, int, int, int]
+
+
+def stored(data: bytes, e: ZipEntry) -> Stored:
+    """A member as stored: its compressed bytes, method, declared size and CRC. Equal tuples
+    inflate to equal bytes that pass the same checks, so a result that depends only on a part's
+    bytes can be kept under this key and found again without inflating the part."""
+    return (data[e.data_start : e.data_start + e.compress_size], e.method, e.file_size, e.crc)
+
+
+def inflate_stored(member: Stored, name: str) -> bytes:
+    """:func:`inflate` of a member as :func:`stored` gives it (``name`` for the reasons)."""
+    raw, method, size, crc = member
+    if method == 0:
         out = raw
-    elif e.method == 8:
+    elif method == 8:
         try:
-            out = zlib.decompressobj(-15).decompress(raw, e.file_size + 1)
+            out = zlib.decompressobj(-15).decompress(raw, size + 1)
         except zlib.error:
-            raise Reject("E111", f"「{e.name}」の圧縮データが壊れています") from None
+            raise Reject("E111", f"「{name}」の圧縮データが壊れています") from None
     else:
-        raise Reject("E101", f"「{e.name}」は対応していない圧縮方式（{e.method}）で圧縮されています")
-    if len(out) != e.file_size or zlib.crc32(out) != e.crc:
-        raise Reject("E111", f"「{e.name}」の展開結果が宣言された大きさ・CRC と一致しません（壊れています）")
+        raise Reject("E101", f"「{name}」は対応していない圧縮方式（{method}）で圧縮されています")
+    if len(out) != size or zlib.crc32(out) != crc:
+        raise Reject("E111", f"「{name}」の展開結果が宣言された大きさ・CRC と一致しません（壊れています）")
     return out
 
 
