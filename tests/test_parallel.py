@@ -187,7 +187,7 @@ PARENT = os.environ.setdefault("KOFU_TEST_PARENT", str(os.getpid()))  # workers 
 
 def read_or_die(data, fmt, file="", member=""):
     if str(os.getpid()) != PARENT:
-        heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pandas", "pandera"})
+        heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pandas", "pandera", "xlsxwriter"})
         with open(os.environ["KOFU_TEST_NOTES"], "a", encoding="utf-8") as f:
             f.write(json.dumps(heavy) + "\\n")
     if file.endswith(os.environ["KOFU_TEST_VICTIM"]):

@@ -11,6 +11,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 HEAVY = ("pandas", "pandera", "numpy", "openpyxl", "jinja2", "docx", "xlsxwriter", "flask",
          "waitress", "python_calamine", "msoffcrypto", "pyzipper", "defusedxml", "olefile",
@@ -81,3 +83,29 @@ def test_validating_loads_neither_hypothesis_nor_pytest_and_leaves_hypothesis_im
             "import hypothesis.strategies")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (res.returncode, res.stdout.strip()) == (0, "[]"), res.stderr[-2000:]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 1_048_575), st.integers(0, 16_383), st.integers(0, 3), st.integers(0, 3))
+def test_cell_addresses_are_xlsxwriters(row, col, dr, dc):
+    """cells.py spells and parses addresses itself (no xlsxwriter import for readers): the same
+    results as xlsxwriter.utility."""
+    from xlsxwriter import utility as u
+
+    from kofu_excel import cells
+
+    ref = u.xl_rowcol_to_cell(row, col)
+    assert cells.a1(row, col) == ref and cells.col_name(col) == u.xl_col_to_name(col)
+    assert cells.rowcol(ref) == u.xl_cell_to_rowcol(ref) == (row, col)
+    assert cells.rowcol(u.xl_rowcol_to_cell(row, col, True, True)) == (row, col)
+    want = f"={u.quote_sheetname('基本 情報')}!{u.xl_range_abs(row, col, row + dr, col + dc)}"
+    assert cells.range_ref("基本 情報", row, col, row + dr, col + dc) == want
+
+
+def test_reading_imports_no_writer():
+    """The reading workers and the pre-scan import neither xlsxwriter nor pandas (~60 ms and
+    ~0.5 s a spawned worker would pay for nothing)."""
+    code = ("import sys, kofu_excel.pipeline.pool, kofu_excel.formats; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'xlsxwriter', 'pandas', 'openpyxl'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
