@@ -21,6 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 START_METHODS = ("spawn", "fork", "forkserver")
+# How long a caller waits for a child beside it (the summary's データ takes ~1 s) before doing
+# the work itself.
+RESULT_TIMEOUT = 120.0
 
 
 def start_method() -> str:
@@ -92,10 +95,14 @@ class Beside:
             self.close()
 
     def result(self) -> Any | None:
-        """What ``fn`` returned, or None if it did not (the caller then does the work)."""
+        """What ``fn`` returned, or None if it did not (the caller then does the work): it
+        failed, died, or is still at it after :data:`RESULT_TIMEOUT` seconds (a child stuck
+        on a lock another thread held when it was forked must not hang the command)."""
         if self._proc is None:
             return None
         try:
+            if not multiprocessing.connection.wait([self._recv], timeout=RESULT_TIMEOUT):
+                return None
             ok, value = self._recv.recv()
         except (EOFError, OSError):  # the child died
             return None

@@ -160,3 +160,18 @@ def test_rows_started_before_the_review_give_the_workbook_made_without_them(tmp_
     assert multiprocessing.active_children() == []
     monkeypatch.setattr(data_mod, "BESIDE_VALUES", 10**12)
     assert (tmp_path / "s.xlsx").read_bytes() == summary_bytes(result.summary)
+
+
+def _stuck() -> None:
+    import time
+
+    time.sleep(600)
+
+
+def test_a_child_that_hangs_is_given_up_and_ended(monkeypatch):
+    """A child stuck (on a lock another thread held when it was forked, say) costs a bounded
+    wait: the caller gets None, does the work itself, and the child is ended."""
+    monkeypatch.setattr(procs, "RESULT_TIMEOUT", 0.5)
+    beside = procs.Beside(_stuck)
+    assert beside.result() is None
+    assert multiprocessing.active_children() == []
