@@ -240,6 +240,11 @@ def test_changed_past_month_in_resubmission_warns_W402(master, schedule, tmp_pat
     assert [(f.code, f.field, f.severity) for f in book.findings] == [
         ("W402", "actuals.issued.2019-11", "warning")]
     assert book.status == "valid"
+    assert "入力値" in book.findings[0].message
+    # The merge drops each book's cells once done with them: the message is the same.
+    merged = load_batch([tmp_path], BatchOptions(master=master, keep_cells=False))
+    again = next(b for b in merged.books if b.file.endswith("3月分.xlsx"))
+    assert again.findings == book.findings and not again.cells
 
 
 def test_formula_typed_into_input_cell_warns_W406(make_sample, master):

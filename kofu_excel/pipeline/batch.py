@@ -92,7 +92,8 @@ def _validate(books: list[Book], items: list[Item], master: Master, options: Bat
                    today=options.today)
     if not options.keep_cells:
         for book in books:
-            book.cells = {}
+            if book.kind != "monthly":  # a monthly report's cells may yet be quoted by W402
+                book.cells = {}
     books.clear()
 
 
@@ -146,6 +147,9 @@ def load_batch(paths: Iterable[str | Path], options: BatchOptions | None = None)
         it.data = None
     batch = Batch(items, books)
     _resubmissions(batch)
+    if not options.keep_cells:
+        for book in books:
+            book.cells = {}
     return batch
 
 
