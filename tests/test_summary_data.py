@@ -175,3 +175,24 @@ def test_a_child_that_hangs_is_given_up_and_ended(monkeypatch):
     beside = procs.Beside(_stuck)
     assert beside.result() is None
     assert multiprocessing.active_children() == []
+
+
+def test_a_summary_with_spliced_rows_opens_in_libreoffice_with_every_row(summary, monkeypatch, tmp_path):
+    """The spliced deflate streams (rows deflated on a thread, データ deflated in the child) are
+    read by LibreOffice like any other: its own copy of the workbook holds every row."""
+    from conftest import convert, data_rows
+
+    from kofu_excel.write import xlsx
+
+    monkeypatch.setattr(data_mod, "BESIDE_VALUES", 0)
+    monkeypatch.setattr(data_mod, "cores", lambda: 2)
+    monkeypatch.setattr(xlsx, "SPILL_ROWS", 8)  # every table sheet spills to the thread too
+    src = tmp_path / "とりまとめ.xlsx"
+    src.write_bytes(summary_bytes(summary))
+    out_dir = tmp_path / "lo"
+    out_dir.mkdir()
+    again = convert(src, "xlsx:Calc MS Excel 2007 XML", out_dir)
+    assert data_rows(again) == data_rows(src)
+    wb, wb_lo = (openpyxl.load_workbook(p, read_only=True) for p in (src, again))
+    for name in ("市町村別一覧", "交付枚数想定", "交付体制"):
+        assert [r[:3] for r in wb[name].values] == [r[:3] for r in wb_lo[name].values], name
