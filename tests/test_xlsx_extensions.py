@@ -97,36 +97,6 @@ def test_archive_class_is_swappable_and_parts_arrive_whole_through_writestr():
     assert 'xlsx_file.writestr(zipinfo, os_filename.getvalue().encode("utf-8"))' in source
 
 
-def test_bulk_rows_streamed_into_the_archive_give_the_same_bytes_as_written_whole():
-    """The rows go from their list into the deflate stream (no whole copy of the part): the
-    file is byte for byte what xlsxwriter's own writing of the part gives."""
-    many = 3 * xlsx._SLICE + 17  # more than one slice, and a partial one
-
-    def build(wb: xlsxwriter.Workbook, s: xlsx.Styles) -> None:
-        _build(wb, s)
-        big: BulkSheet = wb.add_worksheet("big", worksheet_class=BulkSheet)
-        write_text(big, 0, 0, "見出し", s)
-        big.bulk_first = 1
-        index, xf = big.string_indexer(), xf_index(s())
-        for r in range(1, many + 1):
-            big.bulk.append(f'<row r="{r + 1}"><c r="A{r + 1}" s="{xf}" t="s"><v>{index(f"団体{r % 50}")}</v></c>'
-                            f'<c r="B{r + 1}"><v>{r}</v></c></row>')
-        big.extend_to(1, 0)
-        big.extend_to(many, 1)
-
-    streamed = build_xlsx(build, title="t", fast_deflate=True)
-    buf = io.BytesIO()
-    wb = xlsx.new_workbook(buf, "t")
-    build(wb, xlsx.Styles(wb))
-    with xlsx._patched(xlsxwriter.workbook, "ZipInfo", xlsx._FastZipInfo):
-        wb.close()  # xlsxwriter writing every part whole
-    assert streamed == buf.getvalue()
-    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile  # restored after the build
-    assert getattr(xlsx._state, "build", None) is None
-    rows = openpyxl.load_workbook(io.BytesIO(streamed))["big"].max_row
-    assert rows == many + 1
-
-
 def _big_rows_build(many: int, raise_at: int | None = None):
     def build(wb: xlsxwriter.Workbook, s: xlsx.Styles) -> None:
         _build(wb, s)
@@ -144,6 +114,33 @@ def _big_rows_build(many: int, raise_at: int | None = None):
         big.extend_to(many, 1)
         wb.add_worksheet("after")  # a part written after the spliced one
     return build
+
+
+def test_bulk_rows_streamed_into_the_archive_give_the_same_bytes_as_written_whole():
+    """The rows go from their list into the deflate stream (no whole copy of the part): the
+    file is byte for byte what xlsxwriter's own writing of the part gives."""
+    many = 3 * xlsx._SLICE + 17  # more than one slice, and a partial one
+    assert many < xlsx.SPILL_ROWS  # kept as text until the archive is written: not spilled
+    build = _big_rows_build(many)
+
+    streamed = build_xlsx(build, title="t", fast_deflate=True)
+    buf = io.BytesIO()
+    wb = xlsx.new_workbook(buf, "t")
+    build(wb, xlsx.Styles(wb))
+    with xlsx._patched(xlsxwriter.workbook, "ZipInfo", xlsx._FastZipInfo):
+        wb.close()  # xlsxwriter writing every part whole
+    assert streamed == buf.getvalue()
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile  # restored after the build
+    assert getattr(xlsx._state, "build", None) is None
+    rows = openpyxl.load_workbook(io.BytesIO(streamed))["big"].max_row
+    assert rows == many + 1
+
+
+def _deflated(slices: list[bytes], level: int) -> deflate.Deflated:
+    stream = deflate.DeflateStream(level)
+    for piece in slices:
+        stream.feed(piece)
+    return stream.finish()
 
 
 def _parts(data: bytes) -> list[tuple[str, bytes]]:
@@ -189,7 +186,7 @@ def test_rows_deflated_elsewhere_are_spliced_into_their_part():
         rows = "".join(f'<row r="{r}"><c r="A{r}" s="{xf}" t="s"><v>{r % 2}</v></c>'
                        f'<c r="B{r}"><v>{r}</v></c></row>' for r in range(2, 1002))
         ws.bulk_first = 1
-        ws.deflated_rows(deflate.deflate([rows.encode()[:5000], rows.encode()[5000:]], 1))
+        ws.deflated_rows(_deflated([rows.encode()[:5000], rows.encode()[5000:]], 1))
         ws.string_uses += 1000 - 2
         ws.extend_to(1, 0)
         ws.extend_to(1000, 1)
@@ -230,7 +227,7 @@ def test_zipfile_writer_internals_that_splice_uses():
         for name in ("_compressor", "_crc", "_file_size", "_compress_size", "_fileobj"):
             assert hasattr(dest, name), name
         assert dest._file_size == 3 and dest._crc == zlib.crc32(b"<a>")
-        deflate.splice(dest, deflate.deflate([b"<b/>" * 100], 6), 6)
+        deflate.splice(dest, _deflated([b"<b/>" * 100], 6), 6)
         dest.write(b"</a>")
     with zipfile.ZipFile(buf) as z:
         assert z.read("a.xml") == b"<a>" + b"<b/>" * 100 + b"</a>"

@@ -30,7 +30,7 @@ from kofu_excel import intake
 from kofu_excel.formats import DEFAULT_LIMITS, Limits
 from kofu_excel.intake import Item
 from kofu_excel.model import BatchOptions, Book
-from kofu_excel.procs import quiet_child, start_method
+from kofu_excel.procs import cores, quiet_child, start_method
 from kofu_excel.read import read_book
 
 # Below this many files the pool's start-up costs more than it saves (measured ~60 ms).
@@ -50,7 +50,7 @@ def workers(asked: int | None = None) -> int:
     env = os.environ.get("KOFU_WORKERS", "")
     if env.isdigit() and int(env) >= 1:
         return int(env)
-    return max(1, min(os.cpu_count() or 1, 8))
+    return max(1, min(cores(), 8))
 
 
 def _init(passwords: Sequence[str], limits: Limits) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import queue
 import threading
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,19 +38,6 @@ class Deflated:
 
     def finish(self) -> Deflated:
         return self
-
-
-def deflate(slices: Iterable[bytes], level: int) -> Deflated:
-    """Deflate the slices in this thread (in a process of its own, the thread would not pay)."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-    out: list[bytes] = []
-    crc = size = 0
-    for data in slices:
-        crc = zlib.crc32(data, crc)
-        size += len(data)
-        out.append(compressor.compress(data))
-    out.append(compressor.flush(zlib.Z_SYNC_FLUSH))
-    return Deflated(b"".join(out), crc, size)
 
 
 class DeflateStream:
